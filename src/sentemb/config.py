@@ -46,6 +46,9 @@ class DataConfig:
     wiki_max_sentences: int | None = _help("sample at most this many wiki sentences (null: all)", None)
     nli_max_triplets: int | None = _help("sample at most this many NLI triplets (null: all)", None)
     seed: int = _help("seed of the wiki/NLI subsampling", 42)
+    strict_upstream: bool = _help(
+        "assert the pinned upstream checksums of the evaluation files and the known pair counts "
+        "(false only for small fixture mirrors in tests)", True)
 
 
 @dataclass(frozen=True)
