@@ -26,6 +26,7 @@ Pooler = Literal["cls", "cls_before_pooler", "avg", "avg_top2", "avg_first_last"
 Mode = Literal["test", "fasttest", "dev"]
 TaskSet = Literal["sts", "transfer", "all"]
 Source = Literal["auto", "mirror", "hub"]
+FirstLayer = Literal[0, 1]
 
 
 def _help(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
@@ -67,7 +68,7 @@ class EvaluateConfig:
     tasks: TaskSet = _help("which task family to evaluate: sts, transfer or all", "all")
     batch_size: int = _help("sentences per encoder forward pass", 128)
     max_length: int | None = _help("tokenizer truncation at evaluation (null: none, as SimCSE)", None)
-    first_layer_index: Literal[0, 1] = _help(
+    first_layer_index: FirstLayer = _help(
         "avg_first_last: 0 = embedding output (paper baselines), 1 = first transformer layer (SimCSE HEAD)", 1
     )
     seed: int = _help("SentEval seed", 1111)
@@ -107,7 +108,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
+def check_value(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against type ``tp``; return it (dataclasses are built recursively)."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -124,18 +125,18 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
-                return _coerce(value, arg, key)
+                return check_value(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: wrong type {type(value).__name__}")
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+        return {str(k): check_value(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
-        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+        return [check_value(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, key)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
@@ -158,7 +159,7 @@ def from_dict(cls: type[Any], data: Any, prefix: str = "") -> Any:
         if key not in names:
             valid = [f"{prefix}.{n}" if prefix else n for n in names]
             raise ConfigError(f"unknown key '{dotted}'" + suggest(dotted, valid))
-        kwargs[key] = _coerce(value, hints[key], dotted)
+        kwargs[key] = check_value(value, hints[key], dotted)
     missing = [
         f.name for f in dataclasses.fields(cls)
         if f.name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

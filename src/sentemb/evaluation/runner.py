@@ -1,0 +1,152 @@
+"""One evaluation entry point for ``sentemb evaluate`` and the ``evaluate`` stage (methods.md §0).
+
+Steps: load the requested tasks, gather every distinct sentence across them, encode the ones the
+on-disk cache lacks (once, length-sorted, inference mode), then score STS tasks (§0.2) and
+transfer tasks (§0.3) from cached vectors. The result JSON has ``scores`` (headline numbers,
+x100, 2 decimals), ``avg_sts``/``avg_transfer`` (mean of the rounded scores, as SimCSE prints
+them), ``details`` and ``provenance``. A missing or non-finite score raises; it is never
+written as 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentemb.config import EvaluateConfig, params_hash
+from sentemb.data.records import TaskData
+from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS, load_task
+from sentemb.evaluation.cache import EmbeddingCache, cache_key
+from sentemb.evaluation.sts import headline, score_sts_task
+from sentemb.evaluation.tasks import rounded_mean, task_names
+from sentemb.evaluation.transfer import evaluate_transfer
+from sentemb.models.encoder import SentenceEncoder, load_backbone, model_checksum, resolve_model_path
+from sentemb.utils.io import sha256_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What to evaluate: a model, how to read embeddings off it, which tasks, which protocol."""
+
+    model: str
+    pooler: str
+    tasks: str = "all"
+    mode: str = "test"
+    data_dir: str = "data/prepared/senteval"
+    revision: str | None = None
+    batch_size: int = 128
+    max_length: int | None = None
+    first_layer_index: int = 1
+    seed: int = 1111
+    cache_dir: str | None = "data/cache/embeddings"
+
+    @classmethod
+    def from_config(cls, model: str, pooler: str, cfg: EvaluateConfig, data_dir: str, **kw: Any) -> EvalRequest:
+        return cls(model=model, pooler=pooler, tasks=cfg.tasks, mode=cfg.mode, data_dir=data_dir,
+                   batch_size=cfg.batch_size, max_length=cfg.max_length, first_layer_index=cfg.first_layer_index,
+                   seed=cfg.seed, cache_dir=cfg.cache_dir, **kw)
+
+
+def _git_commit() -> str | None:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.strip() + ("-dirty" if dirty.strip() else "")
+
+
+def _data_checksums(data_dir: Path, names: list[str]) -> dict[str, str]:
+    files = [data_dir / f"{n}.jsonl" for n in names]
+    if all(f.exists() for f in files):  # the prepared (normalised) form
+        return {f.name: sha256_file(f) for f in files}
+    return {"manifest": "raw SentEval directory: see metrics/prepare.json for file checksums"}
+
+
+def _build_encoder(req: EvalRequest) -> tuple[SentenceEncoder, Path]:
+    path = resolve_model_path(req.model, req.revision)
+    backbone, tokenizer = load_backbone(path)
+    return SentenceEncoder(backbone, tokenizer, req.pooler, req.first_layer_index), path
+
+
+def _check_finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: score is {value}; refusing to report it")
+    return value
+
+
+def evaluate(req: EvalRequest) -> dict[str, Any]:
+    """Run the protocol for ``req`` and return the result document (see module docstring)."""
+    started = time.time()
+    names = task_names(req.tasks, req.mode)
+    data_dir = Path(req.data_dir)
+    tasks: dict[str, TaskData] = {n: load_task(n, data_dir) for n in names}
+    encoder, model_path = _build_encoder(req)
+    model_sha = model_checksum(model_path)
+    key = cache_key(model_sha, req.pooler, req.max_length, req.first_layer_index)
+    cache = EmbeddingCache(req.cache_dir, key, meta={"model": req.model, "model_sha256": model_sha,
+                                                   "pooler": req.pooler, "max_length": req.max_length})
+    sentences = [s for task in tasks.values() for s in task.sentences()]
+    encoded = cache.fill(lambda batch: encoder.encode(batch, req.batch_size, req.max_length), sentences)
+    encode_seconds = time.time() - started
+
+    scores: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    for name, task in tasks.items():
+        if name in STS_TASKS:
+            result = score_sts_task(task, cache.lookup)
+            scores[name] = round(_check_finite(name, headline(name, result, req.mode)), 2)
+        else:
+            result = evaluate_transfer(task, cache.lookup, req.mode, seed=req.seed)
+            key_ = "devacc" if req.mode == "dev" else "acc"
+            scores[name] = round(_check_finite(name, float(result[key_])), 2)
+        details[name] = result
+        log.info("%s: %.2f", name, scores[name])
+
+    doc: dict[str, Any] = {"scores": scores}
+    for family, members in (("avg_sts", STS_TASKS), ("avg_transfer", TRANSFER_TASKS)):
+        present = [scores[n] for n in names if n in members]
+        if present:
+            doc[family] = rounded_mean(present)
+    doc["split"] = "dev" if req.mode == "dev" else "test"
+    doc["details"] = details
+    doc["provenance"] = {
+        "model": req.model,
+        "model_path": str(model_path),
+        "model_sha256": model_sha,
+        "pooler": req.pooler,
+        "first_layer_index": req.first_layer_index,
+        "max_length": req.max_length,
+        "mode": req.mode,
+        "seed": req.seed,
+        "tasks": names,
+        "data_checksums": _data_checksums(data_dir, names),
+        "git_commit": _git_commit(),
+        "params_hash": params_hash(asdict(req) | {"data_dir": None, "cache_dir": None}),
+        "versions": _versions(),
+        "sentences_encoded": encoded,
+        "sentences_total": len(sentences),
+        "encode_seconds": round(encode_seconds, 2),
+        "wall_seconds": round(time.time() - started, 2),
+    }
+    return doc
+
+
+def _versions() -> dict[str, str]:
+    import scipy
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "numpy": np.__version__, "scipy": scipy.__version__}

