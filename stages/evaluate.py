@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from sentemb.config import get_baseline, load_params
 from sentemb.evaluation.runner import EvalRequest, evaluate
@@ -21,7 +22,10 @@ def main() -> None:
     def run() -> None:
         params = load_params(args.params)
         row = get_baseline(params, args.baseline)
-        req = EvalRequest.from_config(row.model, row.pooler, params.evaluate, args.data_dir, revision=row.revision)
+        cfg = params.evaluate
+        if row.first_layer_index is not None:
+            cfg = replace(cfg, first_layer_index=row.first_layer_index)
+        req = EvalRequest.from_config(row.model, row.pooler, cfg, args.data_dir, revision=row.revision)
         write_json(args.output, evaluate(req) | {"row": args.baseline})
 
     run_entry_point(run)

@@ -81,6 +81,7 @@ class BaselineConfig:
     model: str = _help("model to evaluate without training (same forms as model.name_or_path)")
     pooler: Pooler = _help("pooler used to read sentence embeddings off the model")
     revision: str | None = _help("pinned hub revision (hub ids only)", None)
+    first_layer_index: FirstLayer | None = _help("override evaluate.first_layer_index for this row", None)
 
 
 @dataclass(frozen=True)
