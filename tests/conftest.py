@@ -1,0 +1,52 @@
+"""Offline fixtures: a tiny randomly initialised BERT built from a config (style.md §3.14)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = (
+    "a the man woman child dog cat is are was playing riding eating running a an on in with of and "
+    "to guitar horse bike food park street ball music plane sky water red blue green big small "
+    "good bad not very movie film great boring fun love hate what who where when how why ? . , ' s"
+).split()
+
+
+def build_tiny_model_dir(root: Path, extra_words: list[str] | None = None, seed: int = 0) -> Path:
+    """Save a 2-layer, hidden-32 BERT with a word-level vocab to ``root`` and return it."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    root.mkdir(parents=True, exist_ok=True)
+    vocab = SPECIALS + sorted(set(WORDS + (extra_words or [])))
+    (root / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(root / "vocab.txt"), do_lower_case=True)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=512)
+    torch.manual_seed(seed)
+    BertModel(config).save_pretrained(root)
+    tokenizer.save_pretrained(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model_dir(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def _tiny_backbone(tiny_model_dir: Path) -> tuple[object, object]:
+    from sentemb.models.encoder import load_backbone
+
+    return load_backbone(tiny_model_dir)
+
+
+@pytest.fixture()
+def tiny_backbone(_tiny_backbone: tuple[object, object]) -> tuple[object, object]:
+    """A fresh deepcopy per test, so no test sees another's weight changes."""
+    model, tokenizer = _tiny_backbone
+    return copy.deepcopy(model), tokenizer
