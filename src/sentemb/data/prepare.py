@@ -25,7 +25,7 @@ from sentemb.data.records import TaskData
 from sentemb.data.senteval import KNOWN_SIZES, TASKS, read_raw_task, split_files, task_rows
 from sentemb.data.sources import RawSource, resolve_source
 from sentemb.errors import ConfigError, DataError
-from sentemb.utils.io import atomic_dir, sha256_file, write_json, write_jsonl
+from sentemb.utils.io import atomic_dir, current_umask, sha256_file, write_json, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +72,6 @@ def _write_outputs(tmp: Path, wiki: list[str], nli: list[tuple[str, str, str]],
     return {**manifest["sha256"], "manifest.json": sha256_file(tmp / "manifest.json")}
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _relax_permissions(root: Path) -> None:
-    """mkstemp/mkdtemp create 0600/0700 entries; give the outputs the usual umask-based modes."""
-    mask = _umask()
-    for path in [root, *root.rglob("*")]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
-
-
 def _stage_json(path: Path, obj: Any) -> Path:
     """Write ``obj`` to a temporary sibling of ``path``; the caller renames it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +79,7 @@ def _stage_json(path: Path, obj: Any) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(obj, handle, indent=2, allow_nan=False)
         handle.write("\n")
-    _relax_permissions(Path(tmp))
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp creates 0600
     return Path(tmp)
 
 
@@ -113,7 +100,6 @@ def _commit(out_dir: Path, metrics_path: Path, wiki: list[str], nli: list[tuple[
     try:
         with atomic_dir(out_dir) as tmp:
             metrics["outputs_sha256"] = _write_outputs(tmp, wiki, nli, tasks, manifest)
-            _relax_permissions(tmp)
             staged = _stage_json(metrics_path, metrics)  # fully written before the dir is swapped in
         os.replace(staged, metrics_path)
     finally:
