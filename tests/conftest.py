@@ -23,8 +23,8 @@ def build_tiny_model_dir(root: Path, extra_words: list[str] | None = None, seed:
 
     root.mkdir(parents=True, exist_ok=True)
     vocab = SPECIALS + sorted(set(WORDS + (extra_words or [])))
-    (root / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(root / "vocab.txt"), do_lower_case=True)
+    # A dict, not vocab_file: transformers 5 silently ignores vocab_file (every token -> [UNK]).
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=37, max_position_embeddings=512)
     torch.manual_seed(seed)

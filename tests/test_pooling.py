@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,7 +70,9 @@ def test_every_pooler_runs_on_a_model_and_ignores_padding(pooler: str, tiny_back
 
 def test_encode_returns_input_order(tiny_backbone) -> None:
     model, tokenizer = tiny_backbone
+    assert tokenizer.unk_token_id not in tokenizer("a man is playing guitar .")["input_ids"]  # real tokens
     encoder = SentenceEncoder(model, tokenizer, "avg")
+    assert not np.allclose(encoder.encode(["a dog"]), encoder.encode(["a cat"]))
     sents = ["a dog", "the big red dog is running in the park", "a cat is eating", "water"]
     batched = encoder.encode(sents, batch_size=2)
     for i, s in enumerate(sents):

@@ -23,7 +23,7 @@ import numpy as np
 
 from sentemb.config import EvaluateConfig, params_hash
 from sentemb.data.records import TaskData
-from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS, load_task
+from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS, is_prepared, load_task, split_files
 from sentemb.evaluation.cache import EmbeddingCache, cache_key
 from sentemb.evaluation.sts import headline, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
@@ -42,7 +42,7 @@ class EvalRequest:
     pooler: str
     tasks: str = "all"
     mode: str = "test"
-    data_dir: str = "data/prepared/senteval"
+    data_dir: str = "data/prepared"
     revision: str | None = None
     batch_size: int = 128
     max_length: int | None = None
@@ -68,10 +68,10 @@ def _git_commit() -> str | None:
 
 
 def _data_checksums(data_dir: Path, names: list[str]) -> dict[str, str]:
-    files = [data_dir / f"{n}.jsonl" for n in names]
-    if all(f.exists() for f in files):  # the prepared (normalised) form
-        return {f.name: sha256_file(f) for f in files}
-    return {"manifest": "raw SentEval directory: see metrics/prepare.json for file checksums"}
+    """sha256 of each task's input: the prepared JSONL, else every raw file it was parsed from."""
+    if is_prepared(data_dir):
+        return {n: sha256_file(data_dir / "senteval" / f"{n}.jsonl") for n in names}
+    return {f: sha256_file(data_dir / f) for n in names for files in split_files(n).values() for f in files}
 
 
 def _build_encoder(req: EvalRequest) -> tuple[SentenceEncoder, Path]:

@@ -36,11 +36,13 @@ def cosine_scores(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.nan_to_num(dots / norms)
 
 
-def _correlations(sys_scores: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+def _correlations(sys_scores: np.ndarray, gold: np.ndarray, where: str) -> dict[str, float]:
+    if np.ptp(sys_scores) == 0 or np.ptp(gold) == 0:
+        raise ValueError(f"{where}: correlation is undefined (constant similarity or gold scores)")
     spearman = float(spearmanr(sys_scores, gold)[0])
     pearson = float(pearsonr(sys_scores, gold)[0])
     if not (math.isfinite(spearman) and math.isfinite(pearson)):
-        raise ValueError("correlation is undefined (constant similarity or gold scores)")
+        raise ValueError(f"{where}: correlation is not finite")
     return {"pearson": pearson, "spearman": spearman, "n": int(len(gold))}
 
 
@@ -54,7 +56,7 @@ def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray])
         v = embed([ex.text_b for ex in examples])  # type: ignore[misc]
         sys_scores = cosine_scores(u, v)
         gold = np.array([float(ex.label) for ex in examples], dtype=np.float64)
-        per_split[split] = _correlations(sys_scores, gold)
+        per_split[split] = _correlations(sys_scores, gold, f"{task.name}/{split}")
         all_sys.append(sys_scores)
         all_gold.append(gold)
     weights = np.array([r["n"] for r in per_split.values()], dtype=np.float64)
@@ -62,7 +64,7 @@ def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray])
     for metric in ("spearman", "pearson"):
         values = np.array([r[metric] for r in per_split.values()])
         agg[metric] = {"mean": float(values.mean()), "wmean": float(np.average(values, weights=weights))}
-    overall = _correlations(np.concatenate(all_sys), np.concatenate(all_gold))
+    overall = _correlations(np.concatenate(all_sys), np.concatenate(all_gold), f"{task.name}/all")
     agg["spearman"]["all"] = overall["spearman"]
     agg["pearson"]["all"] = overall["pearson"]
     return {"splits": per_split, "aggregate": agg, "n": int(weights.sum())}

@@ -73,7 +73,9 @@ def model_checksum(path: str | Path) -> str:
 def load_backbone(path: str | Path) -> tuple[nn.Module, object]:
     """Load an HF encoder and its tokenizer from a local directory."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a \r-redrawn bar garbles stage logs
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     model = AutoModel.from_pretrained(str(path))
     return model, tokenizer

@@ -1,0 +1,132 @@
+"""prepare -> evaluate -> aggregate through the real dvc.yaml, on a tiny random model, offline.
+
+The project's dvc.yaml, stages and package are copied into a temporary DVC project whose
+params.yaml points at a small generated mirror (the fixture mirror with transfer files large
+enough for 5-fold CV) and at a tiny BERT built from a config. ``dvc repro`` must build every
+table; a second ``dvc repro`` must do nothing and say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, build_tiny_model_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+POS = "good great fun love movie film the a is very".split()
+NEG = "bad boring hate not movie film the a is very".split()
+
+
+def _lines(words: list[str], n: int, seed: int) -> list[str]:
+    return [" ".join(words[(seed + i * k) % len(words)] for k in range(1, 6)) + f" {i}" for i in range(n)]
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def make_mirror(dst: Path) -> Path:
+    """Copy the fixture mirror and grow the transfer files so every CV fold has both classes."""
+    shutil.copytree(FIXTURES / "mirror", dst)
+    down = dst / "senteval/downstream"
+    for task, (pos, neg) in {"MR": ("rt-polarity.pos", "rt-polarity.neg"), "CR": ("custrev.pos", "custrev.neg"),
+                             "SUBJ": ("subj.objective", "subj.subjective"), "MPQA": ("mpqa.pos", "mpqa.neg")}.items():
+        _write(down / task / pos, _lines(POS, 15, 1))
+        _write(down / task / neg, _lines(NEG, 15, 2))
+    for split, n in (("train", 30), ("dev", 10), ("test", 10)):
+        pos, neg = _lines(POS, n, 3), _lines(NEG, n, 4)
+        _write(down / f"SST/binary/sentiment-{split}", [f"{(pos, neg)[i % 2][i]}\t{1 - i % 2}" for i in range(n)])
+    classes = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    for name, n in (("train_5500.label", 36), ("TREC_10.label", 12)):
+        _write(down / "TREC" / name, [f"{classes[i % 6]}:x what is the {i} ?" for i in range(n)])
+    for name, n in (("msr_paraphrase_train.txt", 30), ("msr_paraphrase_test.txt", 12)):
+        rows = [f"{i % 2}\t{i}\t{i + 1}\t{a}\t{b}" for i, (a, b) in enumerate(zip(_lines(POS, n, 4), _lines(NEG, n, 5)))]
+        _write(down / "MRPC" / name, ["\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"] + rows)
+    sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  ./{p.relative_to(dst)}"
+            for p in sorted(dst.rglob("*")) if p.is_file() and p.name != "SHA256SUMS"]
+    _write(dst / "SHA256SUMS", sums)
+    return dst
+
+
+def _dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                        "PYTHONPATH": str(project / "src")}
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("smoke")
+    proj = tmp / "proj"
+    proj.mkdir()
+    for item in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / item, proj / item)
+    for folder in ("stages", "src"):
+        shutil.copytree(ROOT / folder, proj / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    mirror = make_mirror(tmp / "mirror")
+    words = {w for p in mirror.rglob("*") if p.is_file() for w in p.read_text("latin-1").lower().split()}
+    model = build_tiny_model_dir(tmp / "model", extra_words=sorted(words))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(mirror_dir=str(mirror), strict_upstream=False, wiki_max_sentences=10)
+    params["evaluate"].update(mode="fasttest", cache_dir=str(tmp / "cache"))
+    params["baselines"] = {"tiny_avg": {"model": str(model), "pooler": "avg"},
+                           "tiny_cls": {"model": str(model), "pooler": "cls_before_pooler"}}
+    (proj / "params.yaml").write_text(yaml.safe_dump(params))
+    assert _dvc(proj, "init", "--no-scm", "-q").returncode == 0
+    return proj
+
+
+def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
+    first = _dvc(project, "repro")
+    assert first.returncode == 0, first.stdout + first.stderr
+    for row in ("tiny_avg", "tiny_cls"):
+        doc = json.loads((project / f"metrics/eval/{row}.json").read_text())
+        assert len(doc["scores"]) == 14 and all(math.isfinite(v) for v in doc["scores"].values())
+        assert doc["provenance"]["mode"] == "fasttest" and doc["split"] == "test"
+    for name in ("sts", "transfer"):
+        for ext in ("md", "csv", "tex"):
+            assert (project / f"metrics/tables/{name}.{ext}").stat().st_size > 0
+    assert "tiny_cls" in (project / "metrics/report.md").read_text()
+    prepare = json.loads((project / "metrics/prepare.json").read_text())
+    assert prepare["wiki"]["used"] == 10
+
+    second = _dvc(project, "repro")
+    assert second.returncode == 0
+    assert "didn't change, skipping" in second.stdout and "Running stage" not in second.stdout
+
+
+def test_cli_on_raw_senteval_dir_matches_the_stage(project: Path) -> None:
+    """`sentemb evaluate` on the raw downstream dir gives the stage's scores (same code path)."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    out = project / "cli.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "sentemb.cli", "evaluate", "--model", params["baselines"]["tiny_avg"]["model"],
+         "--pooler", "avg", "--tasks", "sts", "--mode", "fasttest", "--no-cache", "--output", str(out),
+         "--data-dir", str(Path(params["data"]["mirror_dir"]) / "senteval/downstream")],
+        capture_output=True, text=True, timeout=120, cwd=project)
+    assert run.returncode == 0, run.stderr
+    stage = json.loads((project / "metrics/eval/tiny_avg.json").read_text())["scores"]
+    cli = json.loads(out.read_text())["scores"]
+    assert cli == {k: stage[k] for k in cli} and len(cli) == 7
+
+
+def test_cli_rejects_an_unknown_pooler_in_one_line(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "sentemb.cli", "evaluate", "--model", "x", "--pooler", "avgg",
+                          "--data-dir", str(tmp_path), "--output", str(tmp_path / "o.json")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "error: --pooler: invalid value 'avgg'; expected one of 'cls', 'cls_before_pooler', 'avg', 'avg_top2', "
+        "'avg_first_last' (did you mean 'avg'?)"]
+    assert not (tmp_path / "o.json").exists()
