@@ -357,11 +357,11 @@ def test_repeatable_and_global_rng_untouched() -> None:
     torch.manual_seed(123)
     np.random.seed(456)
     torch_state, np_state = torch.get_rng_state(), np.random.get_state()
-    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the trainer runs single-threaded and must restore this
     first = evaluate_transfer(task, embed, "fasttest")
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), np_state))
-    assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == 2
     assert evaluate_transfer(task, embed, "fasttest") == first
 
 
