@@ -1,11 +1,16 @@
-"""Stage `evaluate@<name>`: evaluate one baseline row with the same code as `sentemb evaluate`."""
+"""Stages `evaluate@<row>` and `evaluate_variant@<variant>`: the same code as `sentemb evaluate`.
+
+A baseline row names a model and pooler in `baselines`; a variant is evaluated from its
+exported model directory with its `eval_pooler`.
+"""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
 
-from sentemb.config import get_baseline, load_params
+from sentemb.config import get_baseline, get_variant, load_params
+from sentemb.errors import ConfigError
 from sentemb.evaluation.runner import EvalRequest, evaluate
 from sentemb.utils.io import write_json
 from sentemb.utils.logging import run_entry_point
@@ -14,19 +19,27 @@ from sentemb.utils.logging import run_entry_point
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--baseline", required=True, help="a key of the `baselines` section")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--baseline", help="a key of the `baselines` section")
+    which.add_argument("--variant", help="a key of the `variants` section (needs --model)")
+    parser.add_argument("--model", help="exported model directory of the variant")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
 
     def run() -> None:
         params = load_params(args.params)
-        row = get_baseline(params, args.baseline)
         cfg = params.evaluate
-        if row.first_layer_index is not None:
-            cfg = replace(cfg, first_layer_index=row.first_layer_index)
-        req = EvalRequest.from_config(row.model, row.pooler, cfg, args.data_dir, revision=row.revision)
-        write_json(args.output, evaluate(req) | {"row": args.baseline})
+        if args.variant:
+            if not args.model:
+                raise ConfigError("--variant needs --model (the exported model directory)")
+            req = EvalRequest.from_config(args.model, get_variant(params, args.variant).eval_pooler, cfg, args.data_dir)
+        else:
+            row = get_baseline(params, args.baseline)
+            if row.first_layer_index is not None:
+                cfg = replace(cfg, first_layer_index=row.first_layer_index)
+            req = EvalRequest.from_config(row.model, row.pooler, cfg, args.data_dir, revision=row.revision)
+        write_json(args.output, evaluate(req) | {"row": args.variant or args.baseline})
 
     run_entry_point(run)
 

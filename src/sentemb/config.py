@@ -91,11 +91,48 @@ class AggregateConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    max_seq_length: int = _help("truncation at training time (SimCSE: 32; evaluation never truncates)", 32)
+    batch_size: int = _help("sentences per step per process (the contrastive batch is this x world size)", 64)
+    lr: float = _help("peak learning rate of AdamW", 3e-5)
+    epochs: int = _help("passes over the training data", 1)
+    max_steps: int | None = _help("stop after this many optimizer steps (null: epochs decide)", None)
+    warmup_ratio: float = _help("fraction of steps with linear warm-up (SimCSE: 0)", 0.0)
+    weight_decay: float = _help("AdamW weight decay, not applied to biases and LayerNorm (SimCSE: 0)", 0.0)
+    max_grad_norm: float = _help("gradient clipping norm (HF default 1.0)", 1.0)
+    eval_steps: int = _help("STS-B dev evaluation every this many steps; the best checkpoint is kept", 125)
+    save_steps: int = _help("resumable checkpoint every this many steps", 250)
+    seed: int = _help("seed of init, data order, dropout and augmentation", 42)
+    precision: Literal["auto", "fp32", "bf16"] = _help("auto: fp32 on CPU, bf16 autocast on CUDA", "auto")
+    dropout: float | None = _help("override hidden and attention dropout (null: the checkpoint's)", None)
+    gather_negatives: bool = _help("under torchrun, gather in-batch negatives from every process", True)
+    freeze_embeddings: bool = _help("freeze the embedding layer (Li et al. 2024 setup)", False)
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    objective: str = _help("objective name: two_view | esimcse | diffcse")
+    data: Literal["wiki", "nli"] = _help("training data: wiki sentences (unsupervised) or NLI triplets")
+    loss: str = _help("loss name (see sentemb.losses.LOSSES)", "infonce")
+    loss_args: dict[str, Any] = _help("keyword arguments of the loss constructor", default_factory=dict)
+    objective_args: dict[str, Any] = _help("keyword arguments of the objective", default_factory=dict)
+    head: Literal["none", "mlp", "bn_mlp"] = _help("training-time head on the pooled vector", "mlp")
+    train_pooler: Pooler = _help("pooler feeding the head during training", "cls_before_pooler")
+    eval_pooler: Pooler = _help(
+        "pooler of the exported model: cls_before_pooler drops the head (mlp_only_train); cls keeps the MLP "
+        "as the model's pooler", "cls_before_pooler")
+    model: str | None = _help("backbone override (null: model.name_or_path)", None)
+    train: dict[str, Any] = _help("overrides of the common train section for this variant", default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataConfig = _help("prepare stage", default_factory=DataConfig)
     model: ModelConfig = _help("default backbone", default_factory=ModelConfig)
     evaluate: EvaluateConfig = _help("evaluate stage", default_factory=EvaluateConfig)
     baselines: dict[str, BaselineConfig] = _help("rows evaluated without training", default_factory=dict)
+    train: TrainConfig = _help("training settings shared by every variant", default_factory=TrainConfig)
+    variants: dict[str, VariantConfig] = _help("trained variants, one row each", default_factory=dict)
     aggregate: AggregateConfig = _help("aggregate stage", default_factory=AggregateConfig)
 
 
@@ -111,6 +148,8 @@ def _type_name(tp: Any) -> str:
 
 def check_value(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against type ``tp``; return it (dataclasses are built recursively)."""
+    if tp is Any:
+        return value
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is Literal:
@@ -142,6 +181,12 @@ def check_value(value: Any, tp: Any, key: str) -> Any:
         return from_dict(tp, value, key)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 reads `3e-5` (no dot) as a string; accept it for float fields only.
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected float, got str {value!r}") from None
     if tp in (int, float, str, bool) and (type(value) is not tp):
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
     return value
@@ -194,6 +239,18 @@ def params_hash(obj: Any) -> str:
         obj = dataclasses.asdict(obj)  # type: ignore[arg-type]
     blob = json.dumps(obj, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def get_variant(params: Params, name: str) -> VariantConfig:
+    if name not in params.variants:
+        raise ConfigError(f"unknown variant '{name}'" + suggest(name, params.variants))
+    return params.variants[name]
+
+
+def variant_train_config(params: Params, name: str) -> TrainConfig:
+    """The common train section with the variant's overrides applied (checked as strictly)."""
+    merged = dataclasses.asdict(params.train) | dict(get_variant(params, name).train)
+    return from_dict(TrainConfig, merged, f"variants.{name}.train")
 
 
 def get_baseline(params: Params, name: str) -> BaselineConfig:

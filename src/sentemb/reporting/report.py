@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def expected_rows(params: Params) -> list[str]:
-    """Every row the pipeline evaluates: the untrained baselines first."""
-    return list(params.baselines)
+    """Every row the pipeline evaluates: the untrained baselines first, then trained variants."""
+    return list(params.baselines) + list(params.variants)
 
 
 def load_rows(eval_dir: Path, rows: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
