@@ -1,0 +1,55 @@
+"""Loss registry (style.md §3.3): the names ``params.yaml`` uses, mapped to loss classes.
+
+An explicit dict, not decorators: the registry is complete as soon as this module is imported
+and can be read in one place. Adding a loss is one line here; tests/losses/test_contract.py then
+covers it automatically.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from sentemb.config import suggest
+from sentemb.errors import ConfigError
+from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.infonce import InfoNCELoss
+
+LOSSES: dict[str, type[nn.Module]] = {
+    "infonce": InfoNCELoss,
+}
+
+__all__ = ["LOSSES", "EmbeddingBatch", "InfoNCELoss", "LossOutput", "build_loss"]
+
+
+def build_loss(name: str, **kwargs: Any) -> nn.Module:
+    """Build the loss registered as ``name`` with hyperparameters ``kwargs``.
+
+    Raises ConfigError (one line) for an unknown name, an unknown or misspelt argument (both with
+    the closest valid name) and for a value the constructor rejects.
+    """
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss '{name}'; known: {', '.join(sorted(LOSSES))}"
+                          + suggest(name, LOSSES))
+    cls = LOSSES[name]
+    _check_arguments(name, cls, kwargs)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"loss '{name}': {err}") from err
+
+
+def _check_arguments(name: str, cls: type[nn.Module], kwargs: dict[str, Any]) -> None:
+    signature = inspect.signature(cls)
+    params = signature.parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in kwargs:
+        if key not in params and not takes_any:
+            raise ConfigError(f"loss '{name}': unknown argument '{key}'; valid: {', '.join(params)}"
+                              + suggest(key, params))
+    try:
+        signature.bind(**kwargs)
+    except TypeError as err:  # e.g. a required hyperparameter is missing
+        raise ConfigError(f"loss '{name}': {err}") from err

@@ -1,0 +1,119 @@
+"""The registry-wide loss contract (style.md §3.1, §3.3, §3.6): every entry of LOSSES is covered."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from sentemb.errors import ConfigError
+from sentemb.losses import LOSSES, build_loss
+from sentemb.losses.base import EmbeddingBatch, LossOutput
+
+B, D = 8, 16
+STANDARD_STATS = {"loss", "pos_cos", "neg_cos", "acc"}
+BATCH_FIELDS = {f.name for f in dataclasses.fields(EmbeddingBatch)}
+OPTIONAL_FIELDS = BATCH_FIELDS - {"anchor", "positive"}
+
+
+def _random_batch(fields: set[str], seed: int = 0) -> EmbeddingBatch:
+    g = torch.Generator().manual_seed(seed)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g).requires_grad_()
+
+    return EmbeddingBatch(
+        anchor=rand(B, D),
+        positive=rand(B, D),
+        hard_negative=rand(B, D) if "hard_negative" in fields else None,
+        # a queue is detached by the objective, so it carries no grad here either
+        extra_negatives=rand(5, D).detach() if "extra_negatives" in fields else None,
+        labels=torch.randint(0, 2, (B,), generator=g).float() if "labels" in fields else None,
+    )
+
+
+def _field_sets(loss: nn.Module) -> list[set[str]]:
+    """The required fields alone, with all the optional fields the loss accepts, and with each."""
+    required = set(loss.requires)
+    accepted = set(getattr(loss, "accepts", frozenset()))
+    sets = [required]
+    if accepted - required:
+        sets.append(required | accepted)
+    sets += [required | {f} for f in sorted(accepted - required) if len(accepted - required) > 1]
+    return sets
+
+
+CASES = [
+    pytest.param(name, fields, id=f"{name}-{'+'.join(sorted(fields)) or 'pairs'}")
+    for name in LOSSES
+    for fields in _field_sets(build_loss(name))  # the instance: its needs may follow its arguments
+]
+
+
+@pytest.mark.parametrize("name,fields", CASES)
+def test_forward_backward_and_stats(name: str, fields: set[str]) -> None:
+    loss = build_loss(name)
+    batch = _random_batch(fields)
+    out = loss(batch=batch)
+    assert isinstance(out, LossOutput)
+    assert out.total.ndim == 0 and torch.isfinite(out.total) and out.total.requires_grad
+    out.total.backward()
+    for grad in (batch.anchor.grad, batch.positive.grad):
+        assert grad is not None and torch.isfinite(grad).all()
+    assert STANDARD_STATS <= out.stats.keys(), f"{name} lacks {STANDARD_STATS - out.stats.keys()}"
+    for key, value in out.stats.items():
+        assert isinstance(value, torch.Tensor) and value.ndim == 0, key
+        assert not value.requires_grad and value.grad_fn is None, f"{key} is not detached"
+        assert torch.isfinite(value), key
+    assert out.stats["loss"].item() == pytest.approx(out.total.item())
+
+
+@pytest.mark.parametrize("name,fields", CASES)
+def test_forward_is_pure(name: str, fields: set[str]) -> None:
+    """No state changes in forward (style.md §4): same input, same output, same state_dict."""
+    loss = build_loss(name)
+    before = {k: v.clone() for k, v in loss.state_dict().items()}
+    batch = _random_batch(fields)
+    first, second = loss(batch=batch), loss(batch=batch)
+    assert torch.equal(first.total, second.total)
+    after = loss.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("name,cls", LOSSES.items())
+def test_declares_requirements_and_documents_itself(name: str, cls: type[nn.Module]) -> None:
+    assert isinstance(cls.requires, frozenset) and cls.requires <= OPTIONAL_FIELDS, name
+    assert set(getattr(cls, "accepts", frozenset())) <= OPTIONAL_FIELDS, name
+    doc = cls.__doc__ or ""
+    for section in ("References", "Relations"):  # style.md §3.5
+        assert section in doc, f"{cls.__name__} docstring lacks {section}"
+
+
+def test_registry_names() -> None:
+    names = list(LOSSES)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names), names
+    assert len({n.replace("_", "") for n in names}) == len(names), "names differ only by underscores"
+    assert len(set(LOSSES.values())) == len(names), "a class is registered under two names"
+
+
+def test_unknown_name_suggests() -> None:
+    with pytest.raises(ConfigError, match=r"unknown loss 'infonse'.*did you mean 'infonce'"):
+        build_loss("infonse")
+
+
+def test_misspelt_argument_names_loss_and_argument() -> None:
+    with pytest.raises(ConfigError, match=r"loss 'infonce'.*'temprature'.*did you mean 'temperature'"):
+        build_loss("infonce", temprature=0.05)
+
+
+def test_bad_value_becomes_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"loss 'infonce'.*temperature"):
+        build_loss("infonce", temperature=-1.0)
+
+
+def test_build_passes_kwargs() -> None:
+    loss = build_loss("infonce", temperature=0.1, hard_negative_weight=0.5)
+    assert (loss.temperature, loss.hard_negative_weight) == (0.1, 0.5)
