@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from sentemb.config import load_params
-from sentemb.training import distributed as D
+from sentemb.training import distributed as ddp
 from sentemb.training.run import run_variant
 from sentemb.utils.io import write_json
 from sentemb.utils.logging import run_entry_point
@@ -27,7 +27,7 @@ def main() -> None:
     def run() -> None:
         summary = run_variant(load_params(args.params), args.variant, Path(args.data_dir), Path(args.model_dir),
                               Path(args.metrics_dir))
-        if D.rank() == 0:
+        if ddp.rank() == 0:
             write_json(Path(args.metrics_dir) / f"{args.variant}.json", summary)
 
     run_entry_point(run)

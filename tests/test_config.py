@@ -27,7 +27,8 @@ def test_embedded_default_uses_the_offline_model() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"data": {"wiki_max_sentenses": 3}}, "unknown key 'data.wiki_max_sentenses' (did you mean 'data.wiki_max_sentences'?)"),
+        ({"data": {"wiki_max_sentenses": 3}},
+         "unknown key 'data.wiki_max_sentenses' (did you mean 'data.wiki_max_sentences'?)"),
         ({"evaluat": {}}, "unknown key 'evaluat' (did you mean 'evaluate'?)"),
         ({"data": {"wiki_max_sentences": "3"}}, "data.wiki_max_sentences: expected int, got str '3'"),
         ({"data": {"seed": 1.5}}, "data.seed: expected int, got float"),

@@ -245,8 +245,8 @@ def test_extra_state_round_trip_reproduces_next_masks(tiny_model_dir: Path, tiny
 
 def test_rejects_wrong_pooler_and_supervised_batches(tiny_model_dir: Path, tiny_backbone: tuple) -> None:
     backbone, tokenizer = tiny_backbone
-    encoder = SentenceEncoder(backbone, tokenizer, "avg")
-    with pytest.raises(ConfigError, match="cls_before_pooler"):
+    encoder = SentenceEncoder(backbone, tokenizer, "cls")
+    with pytest.raises(ConfigError, match="not 'cls'"):
         DiffCSEObjective(encoder, tokenizer, InfoNCELoss(), generator=build_generator("random", tokenizer, 0),
                          discriminator_dir=str(tiny_model_dir))
     obj = make_objective(tiny_model_dir, tiny_backbone)

@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-import sentemb.objectives as objectives
 from sentemb.data.collate import pad_ids, tokenize
 from sentemb.errors import ConfigError
 from sentemb.losses import build_loss
@@ -300,6 +299,3 @@ def test_build_objective_without_data_kind_and_lazy_entries(tiny_backbone: Tiny,
     with pytest.raises(ConfigError, match="requires hard_negative"):  # esimcse never has triplets
         build_objective("esimcse", encoder=enc, tokenizer=tok, loss=hard)
     assert "diffcse" in objective_names()
-    monkeypatch.setitem(objectives.LAZY_OBJECTIVES, "ghost", "sentemb.objectives.no_such_module:Ghost")
-    with pytest.raises(ConfigError, match="cannot be loaded"):
-        build_objective("ghost", data_kind="wiki", encoder=enc, tokenizer=tok, loss=build_loss("infonce"))

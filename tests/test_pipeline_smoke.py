@@ -50,7 +50,8 @@ def make_mirror(dst: Path) -> Path:
     for name, n in (("train_5500.label", 36), ("TREC_10.label", 12)):
         _write(down / "TREC" / name, [f"{classes[i % 6]}:x what is the {i} ?" for i in range(n)])
     for name, n in (("msr_paraphrase_train.txt", 30), ("msr_paraphrase_test.txt", 12)):
-        rows = [f"{i % 2}\t{i}\t{i + 1}\t{a}\t{b}" for i, (a, b) in enumerate(zip(_lines(POS, n, 4), _lines(NEG, n, 5)))]
+        pairs = zip(_lines(POS, n, 4), _lines(NEG, n, 5))
+        rows = [f"{i % 2}\t{i}\t{i + 1}\t{a}\t{b}" for i, (a, b) in enumerate(pairs)]
         _write(down / "MRPC" / name, ["\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"] + rows)
     sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  ./{p.relative_to(dst)}"
             for p in sorted(dst.rglob("*")) if p.is_file() and p.name != "SHA256SUMS"]

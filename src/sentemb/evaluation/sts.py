@@ -25,7 +25,6 @@ from sentemb.data.records import TaskData
 from sentemb.evaluation.tasks import SPLIT_TASKS
 
 
-
 def cosine_scores(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity; a zero vector gives 0 (SentEval's nan_to_num)."""
     if not (np.isfinite(u).all() and np.isfinite(v).all()):

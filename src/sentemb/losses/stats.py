@@ -76,7 +76,7 @@ def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     """
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"uniformity needs a (B, D) tensor with B >= 2, got {tuple(x.shape)}")
-    sq_dist = torch.pdist(F.normalize(x.detach(), dim=-1)).pow(2)  # (B(B-1)/2,)
+    sq_dist = torch.pdist(F.normalize(x.detach().float(), dim=-1)).pow(2)  # (B(B-1)/2,); pdist has no CPU bf16
     return torch.logsumexp(-t * sq_dist, dim=0) - math.log(sq_dist.numel())
 
 

@@ -3,14 +3,10 @@
 ``build_objective(name, data_kind=..., **kwargs)`` passes ``kwargs`` to the class, so a
 misspelt hyperparameter fails with a suggestion, and checks at build time (not at step 10,000)
 that the data and the objective together give the loss every field it ``requires``.
-
-Objectives whose module may not be present yet are registered lazily in ``LAZY_OBJECTIVES``
-(``module:Class``), imported only when asked for.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -18,19 +14,14 @@ from typing import Any
 from sentemb.config import suggest
 from sentemb.errors import ConfigError
 from sentemb.objectives.base import Objective, TextBatch
+from sentemb.objectives.diffcse import DiffCSEObjective
 from sentemb.objectives.esimcse import ESimCSEObjective
 from sentemb.objectives.two_view import TwoViewObjective
 
 OBJECTIVES: dict[str, type[Objective]] = {
     "two_view": TwoViewObjective,
     "esimcse": ESimCSEObjective,
-}
-
-# ---- DiffCSE (methods.md §2) ----------------------------------------------------------------
-# objectives/diffcse.py is written separately; it is resolved on first use so that this registry
-# imports even where that module is absent. Once it is committed, it may move into OBJECTIVES.
-LAZY_OBJECTIVES: dict[str, str] = {
-    "diffcse": "sentemb.objectives.diffcse:DiffCSEObjective",
+    "diffcse": DiffCSEObjective,
 }
 
 # EmbeddingBatch fields each training-data kind fills beyond anchor/positive (training/data.py):
@@ -40,25 +31,17 @@ DATA_FIELDS: Mapping[str, frozenset[str]] = {
     "nli": frozenset({"hard_negative"}),
 }
 
-__all__ = ["DATA_FIELDS", "LAZY_OBJECTIVES", "OBJECTIVES", "Objective", "TextBatch", "build_objective",
+__all__ = ["DATA_FIELDS", "OBJECTIVES", "Objective", "TextBatch", "build_objective",
            "check_requirements", "objective_names"]
 
 
 def objective_names() -> list[str]:
-    """Every registered name, lazy ones included."""
-    return sorted({*OBJECTIVES, *LAZY_OBJECTIVES})
+    return sorted(OBJECTIVES)
 
 
 def _lookup(name: str) -> type[Objective]:
     if name in OBJECTIVES:
         return OBJECTIVES[name]
-    if name in LAZY_OBJECTIVES:
-        module, _, attr = LAZY_OBJECTIVES[name].partition(":")
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as err:
-            raise ConfigError(f"objective '{name}' is registered but {LAZY_OBJECTIVES[name]} "
-                              f"cannot be loaded ({err})") from err
     names = objective_names()
     raise ConfigError(f"unknown objective '{name}'; valid: {', '.join(names)}" + suggest(name, names))
 

@@ -21,8 +21,11 @@ One step, in the reference code's order (§2.3):
 (over non-pad tokens of all rows: the paper's formula; λ = 0.005 only makes sense under the
 code's mean convention).
 
-Evaluation and export: the projector is training-only (``mlp_only_train``); the encoder is
-read with the ``cls_before_pooler`` pooler, so the objective requires the encoder to use it.
+Evaluation and export: the projector is training-only (``mlp_only_train``), so the encoder is
+evaluated with the pooler it trains with. The paper pools the last-layer [CLS]
+(``cls_before_pooler``); any pooler is accepted except ``cls``, whose pretrained dense+tanh
+layer is not part of DiffCSE (the embedded default pools all-MiniLM-L6-v2 with ``avg``, the
+pooling it was trained with).
 
 References: Chuang et al., DiffCSE, NAACL 2022; voidism/DiffCSE at commit f724b2c
 (diffcse/models.py, modeling_bert.py ``cls_input``).
@@ -55,7 +58,7 @@ class DiffCSEObjective(Objective):
     """The DiffCSE recipe around a contrastive ``loss`` (the SimCSE InfoNCE, τ = 0.05).
 
     Args:
-        encoder: ``SentenceEncoder`` with pooler ``cls_before_pooler`` (last-layer [CLS]).
+        encoder: ``SentenceEncoder``; the paper's pooler is ``cls_before_pooler`` (not ``cls``).
         tokenizer: the encoder's tokenizer (the generator must share its vocabulary).
         loss: contrastive loss on ``EmbeddingBatch(anchor=u, positive=v)``.
         generator: a ``Generator`` (``build_generator``); frozen, never in the optimizer.
@@ -250,9 +253,9 @@ def load_discriminator(path: str, dim: int) -> nn.Module:
 
 def _validate(encoder: nn.Module, tokenizer: object, masking_ratio: float, lambda_weight: float,
               rtd_reduction: str) -> None:
-    if getattr(encoder, "pooler", None) != EVAL_POOLER:
-        raise ConfigError(f"DiffCSE projects the last-layer [CLS] and is evaluated with '{EVAL_POOLER}' "
-                          f"(mlp_only_train); the encoder uses pooler '{getattr(encoder, 'pooler', None)}'")
+    if getattr(encoder, "pooler", None) == "cls":
+        raise ConfigError(f"DiffCSE's projector replaces the model's pooler layer; train with '{EVAL_POOLER}' "
+                          "(the paper) or another pooler that reads token states, not 'cls'")
     if not 0.0 < masking_ratio < 1.0:
         raise ConfigError(f"masking_ratio must be in (0, 1), got {masking_ratio}")
     if not lambda_weight >= 0.0:

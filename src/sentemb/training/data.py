@@ -2,8 +2,9 @@
 
 The order of epoch ``e`` is a permutation drawn from ``default_rng([seed, e])``, so a run
 resumed at (epoch, offset) sees exactly the batches an uninterrupted run would. The last
-partial batch is kept on one process (SimCSE does not drop it) and dropped under several
-processes, where every rank must hold an equal slice for the all-gather.
+partial batch is kept on one process (SimCSE does not drop it) unless it holds a single sentence
+(no in-batch negative), and dropped under several processes, where every rank must hold an
+equal slice for the all-gather.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 def steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
     global_batch = batch_size * world_size
-    return math.ceil(n / global_batch) if world_size == 1 else n // global_batch
+    if world_size > 1 or n % global_batch == 1:  # a lone last sentence has no in-batch negative
+        return n // global_batch
+    return math.ceil(n / global_batch)
 
 
 def rank_slice(order: np.ndarray, offset: int, batch_size: int, rank: int, world_size: int) -> np.ndarray:

@@ -38,11 +38,17 @@ def _with_mlp_as_pooler(backbone: nn.Module, head: nn.Module) -> nn.Module:
     return out
 
 
+def _dim(word: Any) -> int:
+    # sentence-transformers 6 renamed get_word_embedding_dimension; support both spellings.
+    getter = getattr(word, "get_embedding_dimension", None) or word.get_word_embedding_dimension
+    return int(getter())
+
+
 def _save_sentence_transformer(tmp: Path, eval_pooler: str, head: nn.Module | None) -> None:
     from sentence_transformers import SentenceTransformer, models
 
     word = models.Transformer(str(tmp))
-    mods: list[nn.Module] = [word, models.Pooling(word.get_word_embedding_dimension(), _ST_POOLING[eval_pooler])]
+    mods: list[nn.Module] = [word, models.Pooling(_dim(word), _ST_POOLING[eval_pooler])]
     if eval_pooler == "cls":
         linear = next(m for m in head.modules() if isinstance(m, nn.Linear))  # type: ignore[union-attr]
         dim = linear.out_features

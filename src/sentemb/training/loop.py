@@ -27,7 +27,7 @@ import torch.distributed as dist
 from sentemb.config import TrainConfig
 from sentemb.errors import SentembError
 from sentemb.objectives.base import Objective
-from sentemb.training import distributed as D
+from sentemb.training import distributed as ddp
 from sentemb.training.checkpoint import LoopState, load_checkpoint, save_checkpoint
 from sentemb.training.data import TrainData, epoch_order, rank_slice, steps_per_epoch
 from sentemb.training.optim import build_optimizer, lr_at
@@ -68,7 +68,7 @@ def _autocast(device: torch.device, precision: str) -> Any:
 def _average_gradients(params: list[torch.nn.Parameter]) -> None:
     """Every rank computed the global loss but holds gradients of its local rows only (§1.4):
     average them as DDP would."""
-    world = D.world_size()
+    world = ddp.world_size()
     for p in params:
         if p.grad is not None:
             dist.all_reduce(p.grad)
@@ -93,7 +93,7 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, paths: RunPat
     A checkpoint is resumed only when its ``run_id`` (a hash of the variant's resolved params)
     matches: a checkpoint left by a killed run under other params is discarded.
     """
-    world, rank = D.world_size(), D.rank()
+    world, rank = ddp.world_size(), ddp.rank()
     params = objective.trainable_parameters()
     named = [(n, p) for n, p in objective.named_parameters() if p.requires_grad]
     optimizer = build_optimizer(named, cfg.lr, cfg.weight_decay)
@@ -110,7 +110,7 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, paths: RunPat
             log.info("resumed from %s at step %d", paths.checkpoint, state.step)
     for path in (paths.steps_log, paths.dev_log):
         _truncate_log(path, state.step) if state.step else path.unlink(missing_ok=True)
-    epoch_len = len(data) if world == 1 else steps_per_epoch(len(data), cfg.batch_size, world) * cfg.batch_size * world
+    epoch_len = min(len(data), steps_per_epoch(len(data), cfg.batch_size, world) * cfg.batch_size * world)
     objective.train()
     started, sentences = time.perf_counter(), 0
     while state.step < total:
@@ -166,7 +166,7 @@ def _evaluate(state: LoopState, evaluate_dev: Callable[[], dict[str, float]],
         export_best(state.step, scores["stsb_dev"])
     _append(paths.dev_log, {"step": state.step, **scores, "best": state.best_score})
     log.info("step %d dev %s%s", state.step, scores, " (best)" if improved else "")
-    if D.world_size() > 1:
+    if ddp.world_size() > 1:
         dist.barrier()
 
 

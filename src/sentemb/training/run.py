@@ -22,7 +22,7 @@ from sentemb.losses import build_loss
 from sentemb.models.encoder import SentenceEncoder, load_backbone, resolve_model_path
 from sentemb.objectives import build_objective
 from sentemb.objectives.base import Objective
-from sentemb.training import distributed as D
+from sentemb.training import distributed as ddp
 from sentemb.training.data import TrainData
 from sentemb.training.export import export_model
 from sentemb.training.loop import RunPaths, train
@@ -113,12 +113,13 @@ def dev_scores(encoder: SentenceEncoder, tasks: dict[str, TaskData]) -> dict[str
 def run_variant(params: Params, name: str, prepared_dir: Path, model_dir: Path, metrics_dir: Path) -> dict[str, Any]:
     v, cfg = get_variant(params, name), variant_train_config(params, name)
     check_variant(name, v)
-    D.init_from_env()
+    ddp.init_from_env()
     seed_everything(cfg.seed)
     model_path = resolve_model_path(v.model or params.model.name_or_path, params.model.revision)
     backbone, tokenizer = _backbone(model_path, cfg)
     encoder = SentenceEncoder(backbone, tokenizer, v.train_pooler)
-    objective = build_objective(v.objective, encoder=encoder, tokenizer=tokenizer, loss=build_loss(v.loss, **v.loss_args),
+    objective = build_objective(v.objective, data_kind=v.data, encoder=encoder, tokenizer=tokenizer,
+                                loss=build_loss(v.loss, **v.loss_args),
                                 **_objective_kwargs(v, cfg, model_path, tokenizer))
     objective.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     data, tasks = TrainData(v.data, prepared_dir), dev_tasks(prepared_dir)
