@@ -1,4 +1,4 @@
-"""prepare -> evaluate -> aggregate through the real dvc.yaml, on a tiny random model, offline.
+"""prepare -> train -> evaluate -> aggregate through the real dvc.yaml, on a tiny random model, offline.
 
 The project's dvc.yaml, stages and package are copied into a temporary DVC project whose
 params.yaml points at a small generated mirror (the fixture mirror with transfer files large
@@ -79,7 +79,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     words = {w for p in mirror.rglob("*") if p.is_file() for w in p.read_text("latin-1").lower().split()}
     model = build_tiny_model_dir(tmp / "model", extra_words=sorted(words))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"].update(mirror_dir=str(mirror), strict_upstream=False, wiki_max_sentences=10)
+    params["data"].update(mirror_dir=str(mirror), strict_upstream=False, wiki_max_sentences=8,
+                          nli_max_triplets=8)
+    params["model"]["name_or_path"] = str(model)
+    params["train"].update(batch_size=4, eval_steps=1, save_steps=1, max_seq_length=16)
     params["evaluate"].update(mode="fasttest", cache_dir=str(tmp / "cache"))
     params["baselines"] = {"tiny_avg": {"model": str(model), "pooler": "avg"},
                            "tiny_cls": {"model": str(model), "pooler": "cls_before_pooler"}}
@@ -91,14 +94,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
     first = _dvc(project, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
-    for row in ("tiny_avg", "tiny_cls"):
+    variants = yaml.safe_load((ROOT / "params.yaml").read_text())["variants"]
+    for row in ("tiny_avg", "tiny_cls", *variants):
         doc = json.loads((project / f"metrics/eval/{row}.json").read_text())
         assert len(doc["scores"]) == 14 and all(math.isfinite(v) for v in doc["scores"].values())
         assert doc["provenance"]["mode"] == "fasttest" and doc["split"] == "test"
     for name in ("sts", "transfer"):
         for ext in ("md", "csv", "tex"):
             assert (project / f"metrics/tables/{name}.{ext}").stat().st_size > 0
-    assert "tiny_cls" in (project / "metrics/report.md").read_text()
+    report = (project / "metrics/report.md").read_text()
+    assert all(row in report for row in ("tiny_cls", *variants))
+    for variant in variants:
+        assert json.loads((project / f"metrics/train/{variant}.json").read_text())["steps"] == 2
     prepare = json.loads((project / "metrics/prepare.json").read_text())
     assert prepare["wiki"]["used"] == 10
 
