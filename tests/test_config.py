@@ -69,3 +69,24 @@ def test_config_is_frozen() -> None:
     params = load_params(ROOT / "params.yaml")
     with pytest.raises(AttributeError):
         params.data.seed = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", ["params.yaml", "profiles/paper.yaml"])
+def test_every_shipped_variant_resolves(path: str) -> None:
+    from sentemb.config import variant_train_config
+    from sentemb.training.run import check_variant
+
+    params = load_params(ROOT / path)
+    assert params.variants
+    for name, variant in params.variants.items():
+        check_variant(name, variant)
+        assert variant_train_config(params, name).batch_size > 1
+
+
+def test_variant_train_override_is_strict() -> None:
+    from sentemb.config import variant_train_config
+
+    params = from_dict(Params, {"variants": {"v": {"objective": "two_view", "data": "wiki", "train": {"lrr": 1}}}})
+    message = r"unknown key 'variants\.v\.train\.lrr' \(did you mean 'variants\.v\.train\.lr'\?\)"
+    with pytest.raises(ConfigError, match=message):
+        variant_train_config(params, "v")
