@@ -13,8 +13,11 @@ objective that owns the generator can checkpoint it and resume exactly.
 from __future__ import annotations
 
 import random
+from typing import TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 IGNORE_INDEX = -100  # cross-entropy's ignore_index: positions that are not MLM targets
 
@@ -40,13 +43,7 @@ def word_repetition(ids: list[int], dup_rate: float, rng: random.Random, cap: in
     if k == 0:
         return list(ids)
     n = rng.randrange(min(cap, k))  # uniform over 0..min(cap, K)-1
-    chosen = set(rng.sample(range(1, length - 1), n))
-    out: list[int] = []
-    for pos, token in enumerate(ids):
-        out.append(token)
-        if pos in chosen:
-            out.append(token)
-    return out
+    return _repeat_at(list(ids), set(rng.sample(range(1, length - 1), n)))
 
 
 def _bernoulli(shape: torch.Size, p: float, generator: torch.Generator | None,
@@ -110,10 +107,14 @@ def word_repetition_text(text: str, dup_rate: float, rng: random.Random, cap: in
     words = text.split(" ")
     length = len(words)
     n = rng.randrange(min(cap, length, max(2, int(dup_rate * length))))
-    chosen = set(rng.sample(range(0, length - 1), n))
-    out: list[str] = []
-    for pos, word in enumerate(words):
-        out.append(word)
+    return " ".join(_repeat_at(words, set(rng.sample(range(0, length - 1), n)))), n
+
+
+def _repeat_at(items: list[T], chosen: set[int]) -> list[T]:
+    """Each item whose position is in ``chosen`` is inserted a second time right after itself."""
+    out: list[T] = []
+    for pos, item in enumerate(items):
+        out.append(item)
         if pos in chosen:
-            out.append(word)
-    return " ".join(out), n
+            out.append(item)
+    return out
