@@ -107,7 +107,7 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
     for variant in variants:
         assert json.loads((project / f"metrics/train/{variant}.json").read_text())["steps"] == 2
     prepare = json.loads((project / "metrics/prepare.json").read_text())
-    assert prepare["wiki"]["used"] == 10
+    assert prepare["wiki"]["used"] == 8
 
     second = _dvc(project, "repro")
     assert second.returncode == 0
