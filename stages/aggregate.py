@@ -16,9 +16,12 @@ def main() -> None:
     parser.add_argument("--eval-dir", required=True)
     parser.add_argument("--out", required=True, help="directory for the tables")
     parser.add_argument("--report", required=True)
+    parser.add_argument("--train-dir", help="per-step training logs (metrics/train)")
+    parser.add_argument("--plots", help="directory for the TSV training curves")
     args = parser.parse_args()
     run_entry_point(lambda: aggregate(load_params(args.params), Path(args.eval_dir), Path(args.out),
-                                      Path(args.report)) and None)
+                                      Path(args.report), args.train_dir and Path(args.train_dir),
+                                      args.plots and Path(args.plots)) and None)
 
 
 if __name__ == "__main__":

@@ -81,3 +81,17 @@ def test_sts_only_task_set_builds_only_the_sts_table(tmp_path: Path) -> None:
     _write(tmp_path / "eval", {"row_a": _doc(0, drop="MR"), "row_b": _doc(1, drop="MR")})
     tables = aggregate(_params(tasks="sts"), tmp_path / "eval", tmp_path / "t", tmp_path / "r.md")
     assert [t.name for t in tables] == ["sts"]
+
+
+def test_training_curves_become_tsv_with_blanks_not_zeros(tmp_path: Path) -> None:
+    from sentemb.reporting.curves import write_curves
+
+    train = tmp_path / "train"
+    train.mkdir()
+    (train / "v.jsonl").write_text('{"step": 1, "loss": 2.5}\n{"step": 2, "loss": 1.5, "queue_cos": 0.1}\n')
+    (train / "v.dev.jsonl").write_text('{"step": 2, "stsb_dev": 80.0}\n')
+    write_curves(train, tmp_path / "plots", ["v"])
+    assert (tmp_path / "plots/steps/v.tsv").read_text() == "step\tloss\tqueue_cos\n1\t2.5\t\n2\t1.5\t0.1\n"
+    assert (tmp_path / "plots/dev/v.tsv").read_text().splitlines() == ["step\tstsb_dev", "2\t80.0"]
+    with pytest.raises(DataError, match="missing training log"):
+        write_curves(train, tmp_path / "plots", ["absent"])

@@ -10,6 +10,7 @@ from sentemb.config import Params
 from sentemb.data.senteval import TRANSFER_TASKS
 from sentemb.errors import DataError
 from sentemb.evaluation.tasks import sts_tasks
+from sentemb.reporting.curves import write_curves
 from sentemb.reporting.tables import Table, build_table, to_markdown, write_table
 from sentemb.utils.io import atomic_open, read_json
 
@@ -49,10 +50,13 @@ def _provenance_lines(docs: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path) -> list[Table]:
+def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path,
+              train_dir: Path | None = None, plots_dir: Path | None = None) -> list[Table]:
     """Build every table (raising on any missing cell) before writing anything."""
     docs = load_rows(eval_dir, expected_rows(params))
     tables = build_tables(params, docs)
+    if train_dir is not None and plots_dir is not None:
+        write_curves(train_dir, plots_dir, list(params.variants))
     for table in tables:
         write_table(table, out_dir)
     rel = Path("tables") if out_dir.parent == report_path.parent else out_dir
@@ -62,6 +66,9 @@ def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path) 
         body += [to_markdown(table),
                  f"Files: [{table.name}.md]({rel}/{table.name}.md), [csv]({rel}/{table.name}.csv), "
                  f"[tex]({rel}/{table.name}.tex)", ""]
+    if plots_dir is not None and params.variants:
+        body += ["Training curves (per-step stats and STS-B dev) are TSV files under "
+                 f"`{plots_dir}/steps` and `{plots_dir}/dev`: `dvc plots show`, `dvc plots diff HEAD~1`.", ""]
     body += ["## Provenance", ""] + _provenance_lines(docs) + [""]
     with atomic_open(report_path) as handle:
         handle.write("\n".join(body))

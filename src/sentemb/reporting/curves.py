@@ -1,0 +1,32 @@
+"""Training curves for ``dvc plots``: per-step JSONL logs -> TSV (DVC plots read JSON/YAML/CSV/TSV only).
+
+Columns are the union of the keys in first-seen order; a stat absent at some step (e.g. the
+ESimCSE ``queue_cos`` before the queue has entries) is left blank, never filled with 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sentemb.errors import DataError
+from sentemb.utils.io import atomic_open, read_jsonl
+
+KINDS = {"steps": ".jsonl", "dev": ".dev.jsonl"}  # plots/<kind>/<variant>.tsv <- train/<variant><suffix>
+
+
+def jsonl_to_tsv(src: Path, dst: Path) -> int:
+    if not src.exists():
+        raise DataError(src, "missing training log; run `dvc repro train@<variant>`")
+    rows = read_jsonl(src)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_open(dst) as handle:
+        handle.write("\t".join(columns) + "\n")
+        for row in rows:
+            handle.write("\t".join("" if row.get(c) is None else str(row[c]) for c in columns) + "\n")
+    return len(rows)
+
+
+def write_curves(train_dir: Path, plots_dir: Path, variants: list[str]) -> None:
+    for variant in variants:
+        for kind, suffix in KINDS.items():
+            jsonl_to_tsv(train_dir / f"{variant}{suffix}", plots_dir / kind / f"{variant}.tsv")
