@@ -158,5 +158,6 @@ def test_every_shipped_variant_trains_two_steps(workdir: Path, tmp_path: Path, v
                                 "variants": {variant: raw["variants"][variant]}})
     summary = run_variant(params, variant, workdir / "prepared", tmp_path / "m", tmp_path / "metrics")
     assert summary["steps"] == 2 and (tmp_path / "m/model/sentemb.json").exists()
+    assert summary["resolved_precision"] == "fp32"  # auto on CPU
     if variant == "diffcse":
         assert summary["generator"] == "random_replacement"

@@ -69,15 +69,19 @@ class EmbeddingCache:
         """Encode every distinct uncached sentence once, store it; returns how many were encoded."""
         todo = self.missing(sentences)
         if todo:
-            vectors = encode(todo)
-            if not np.isfinite(vectors).all():
-                raise ValueError("the encoder produced NaN or inf embeddings; nothing was cached")
-            for sentence, vector in zip(todo, vectors):
-                self._vectors[sentence] = vector
-            if self.dir is not None:
-                self._save_shard(todo, vectors)
+            self.put(todo, encode(todo))
         log.info("embedding cache: %d encoded, %d reused", len(todo), len(dict.fromkeys(sentences)) - len(todo))
         return len(todo)
+
+    def put(self, sentences: Sequence[str], vectors: np.ndarray) -> None:
+        """Store freshly encoded vectors (one shard); refuses non-finite values."""
+        if not np.isfinite(vectors).all():
+            raise ValueError("the encoder produced NaN or inf embeddings; nothing was cached")
+        todo = list(sentences)
+        for sentence, vector in zip(todo, vectors):
+            self._vectors[sentence] = vector
+        if self.dir is not None and todo:
+            self._save_shard(todo, vectors)
 
     def lookup(self, sentences: Sequence[str]) -> np.ndarray:
         """Stack cached vectors for ``sentences`` (all must be cached)."""

@@ -86,19 +86,44 @@ def _check_finite(name: str, value: float) -> float:
     return value
 
 
-def evaluate(req: EvalRequest) -> dict[str, Any]:
-    """Run the protocol for ``req`` and return the result document (see module docstring)."""
+def _cache_for(req: EvalRequest, pooler: str, model_sha: str) -> EmbeddingCache:
+    key = cache_key(model_sha, pooler, req.max_length, req.first_layer_index)
+    return EmbeddingCache(req.cache_dir, key, meta={"model": req.model, "model_sha256": model_sha,
+                                                   "pooler": pooler, "max_length": req.max_length})
+
+
+def _encode_into_caches(encoder: SentenceEncoder, req: EvalRequest, caches: dict[str, EmbeddingCache],
+                        sentences: list[str]) -> int:
+    """One backbone pass over every sentence some cache lacks, read off with each pooler."""
+    todo = list(dict.fromkeys(s for cache in caches.values() for s in cache.missing(sentences)))
+    if todo:
+        vectors = encoder.encode_many(todo, tuple(caches), req.batch_size, req.max_length)
+        for pooler, cache in caches.items():
+            missing = set(cache.missing(todo))
+            keep = [i for i, s in enumerate(todo) if s in missing]
+            cache.put([todo[i] for i in keep], vectors[pooler][keep])
+    log.info("embedding cache (%s): %d encoded, %d reused", "+".join(caches), len(todo),
+             len(dict.fromkeys(sentences)) - len(todo))
+    return len(todo)
+
+
+def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the protocol for ``req`` and return the result document (see module docstring).
+
+    ``share_poolers``: other poolers whose embeddings of the same model the caller will ask for
+    next (sibling baseline rows). They are read off the same backbone pass and cached, so the
+    next row encodes nothing; the scores of this row do not depend on them."""
     started = time.time()
     names = task_names(req.tasks, req.mode)
     data_dir = Path(req.data_dir)
     tasks: dict[str, TaskData] = {n: load_task(n, data_dir) for n in names}
     encoder, model_path = _build_encoder(req)
     model_sha = model_checksum(model_path)
-    key = cache_key(model_sha, req.pooler, req.max_length, req.first_layer_index)
-    cache = EmbeddingCache(req.cache_dir, key, meta={"model": req.model, "model_sha256": model_sha,
-                                                   "pooler": req.pooler, "max_length": req.max_length})
+    poolers = tuple(dict.fromkeys((req.pooler, *share_poolers)))
+    caches = {p: _cache_for(req, p, model_sha) for p in poolers}
+    cache = caches[req.pooler]
     sentences = [s for task in tasks.values() for s in task.sentences()]
-    encoded = cache.fill(lambda batch: encoder.encode(batch, req.batch_size, req.max_length), sentences)
+    encoded = _encode_into_caches(encoder, req, caches, sentences)
     encode_seconds = time.time() - started
 
     scores: dict[str, float] = {}

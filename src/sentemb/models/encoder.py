@@ -92,39 +92,56 @@ class SentenceEncoder(nn.Module):
         self.first_layer_index = first_layer_index
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: torch.Tensor) -> torch.Tensor:
+        return self.pool_many((self.pooler,), input_ids, attention_mask, **extra)[self.pooler]
+
+    def pool_many(
+        self, poolers: Sequence[str], input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """One backbone pass, read off with each of ``poolers`` (rows that differ only in the
+        pooler share their encoding this way)."""
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            output_hidden_states=needs_hidden_states(self.pooler),
+            output_hidden_states=any(needs_hidden_states(p) for p in poolers),
             return_dict=True,
             **extra,
         )
-        return pool(
-            self.pooler,
-            attention_mask=attention_mask,
-            last_hidden_state=out.last_hidden_state,
-            hidden_states=out.hidden_states,
-            pooler_output=getattr(out, "pooler_output", None),
-            first_layer_index=self.first_layer_index,
-        )
+        return {
+            p: pool(
+                p,
+                attention_mask=attention_mask,
+                last_hidden_state=out.last_hidden_state,
+                hidden_states=out.hidden_states,
+                pooler_output=getattr(out, "pooler_output", None),
+                first_layer_index=self.first_layer_index,
+            )
+            for p in poolers
+        }
+
+    def encode(self, sentences: Sequence[str], batch_size: int = 128, max_length: int | None = None) -> np.ndarray:
+        """Embed sentences with this encoder's pooler (float32, input order)."""
+        return self.encode_many(sentences, (self.pooler,), batch_size, max_length)[self.pooler]
 
     @torch.inference_mode()
-    def encode(self, sentences: Sequence[str], batch_size: int = 128, max_length: int | None = None) -> np.ndarray:
-        """Embed sentences (float32, input order). Batches are built from length-sorted
-        sentences so that little compute is spent on padding; no truncation unless asked."""
+    def encode_many(
+        self, sentences: Sequence[str], poolers: Sequence[str], batch_size: int = 128, max_length: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Embed sentences once per pooler from a single backbone pass (float32, input order).
+        Batches are built from length-sorted sentences so that little compute is spent on
+        padding; no truncation unless asked."""
         was_training = self.training
         self.eval()
         try:
             lengths = self._token_lengths(sentences, max_length)
             order = np.argsort(-lengths, kind="stable")  # longest first: peak memory shows at once
-            out = np.empty((len(sentences), 0), dtype=np.float32)
+            out: dict[str, np.ndarray] = {}
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                vecs = self._embed_batch([sentences[i] for i in idx], max_length)
-                if out.shape[1] == 0:
-                    out = np.empty((len(sentences), vecs.shape[1]), dtype=np.float32)
-                out[idx] = vecs
-            return out
+                for name, vecs in self._embed_batch([sentences[i] for i in idx], poolers, max_length).items():
+                    if name not in out:
+                        out[name] = np.empty((len(sentences), vecs.shape[1]), dtype=np.float32)
+                    out[name][idx] = vecs
+            return out if out else {p: np.empty((0, 0), dtype=np.float32) for p in poolers}
         finally:
             self.train(was_training)
 
@@ -132,11 +149,10 @@ class SentenceEncoder(nn.Module):
         enc = self.tokenizer(list(sentences), truncation=max_length is not None, max_length=max_length)
         return np.array([len(ids) for ids in enc["input_ids"]], dtype=np.int64)
 
-    def _embed_batch(self, batch: list[str], max_length: int | None) -> np.ndarray:
+    def _embed_batch(self, batch: list[str], poolers: Sequence[str], max_length: int | None) -> dict[str, np.ndarray]:
         enc = self.tokenizer(
             batch, padding=True, truncation=max_length is not None, max_length=max_length, return_tensors="pt"
         )
         device = next(self.backbone.parameters()).device
         enc = {k: v.to(device) for k, v in enc.items()}
-        vecs = self(**enc).float().cpu().numpy()
-        return vecs
+        return {name: vecs.float().cpu().numpy() for name, vecs in self.pool_many(poolers, **enc).items()}

@@ -60,9 +60,15 @@ def _truncate_log(path: Path, last_step: int) -> None:
     path.write_text("".join(r + "\n" for r in rows))
 
 
+def resolved_precision(device: torch.device, precision: str) -> str:
+    """``auto`` is bf16 autocast on CUDA and fp32 elsewhere (issue 3: fp32 on CPU)."""
+    return "bf16" if precision == "bf16" or (precision == "auto" and device.type == "cuda") else "fp32"
+
+
 def _autocast(device: torch.device, precision: str) -> Any:
-    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    if resolved_precision(device, precision) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def _average_gradients(params: list[torch.nn.Parameter]) -> None:

@@ -25,7 +25,7 @@ from sentemb.objectives.base import Objective
 from sentemb.training import distributed as ddp
 from sentemb.training.data import TrainData
 from sentemb.training.export import export_model
-from sentemb.training.loop import RunPaths, train
+from sentemb.training.loop import RunPaths, resolved_precision, train
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def run_variant(params: Params, name: str, prepared_dir: Path, model_dir: Path, 
                     run_id=meta["params_hash"])
     summary |= {"variant": name, "objective": v.objective, "loss": v.loss, "eval_pooler": v.eval_pooler,
                 "generator": getattr(objective, "generator_name", None), "precision": cfg.precision,
+                "resolved_precision": resolved_precision(objective.device, cfg.precision),
                 "device": str(objective.device), "params_hash": meta["params_hash"]}
     paths.checkpoint.unlink(missing_ok=True)  # finished: the resumable state is no longer needed
     return summary

@@ -1,0 +1,61 @@
+"""The evaluation runner: rows that differ only in the pooler share one backbone pass."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sentemb.config import Params, from_dict
+from sentemb.evaluation.runner import EvalRequest, evaluate
+from sentemb.models.encoder import SentenceEncoder
+
+DOWNSTREAM = Path(__file__).parent / "fixtures" / "mirror" / "senteval" / "downstream"
+
+
+def _request(model_dir: Path, pooler: str, cache_dir: Path) -> EvalRequest:
+    return EvalRequest(model=str(model_dir), pooler=pooler, tasks="sts", data_dir=str(DOWNSTREAM),
+                       batch_size=4, cache_dir=str(cache_dir))
+
+
+def test_encode_many_equals_one_pass_per_pooler(tiny_backbone) -> None:
+    model, tokenizer = tiny_backbone
+    sents = ["a dog", "the big red dog is running in the park", "a cat is eating", "water"]
+    poolers = ("avg", "cls_before_pooler", "avg_first_last")
+    many = SentenceEncoder(model, tokenizer, "avg").encode_many(sents, poolers, batch_size=3)
+    assert set(many) == set(poolers)
+    for p in poolers:
+        np.testing.assert_array_equal(many[p], SentenceEncoder(model, tokenizer, p).encode(sents, batch_size=3))
+    assert not np.allclose(many["avg"], many["cls_before_pooler"])
+
+
+def test_shared_pass_fills_the_sibling_cache_without_changing_scores(tiny_model_dir: Path, tmp_path: Path) -> None:
+    first = evaluate(_request(tiny_model_dir, "avg", tmp_path / "shared"), share_poolers=("cls_before_pooler",))
+    sibling = evaluate(_request(tiny_model_dir, "cls_before_pooler", tmp_path / "shared"))
+    alone = evaluate(_request(tiny_model_dir, "cls_before_pooler", tmp_path / "alone"))
+    unshared_first = evaluate(_request(tiny_model_dir, "avg", tmp_path / "alone"))
+
+    assert first["provenance"]["sentences_encoded"] > 0
+    assert sibling["provenance"]["sentences_encoded"] == 0  # the sibling only read the cache
+    assert alone["provenance"]["sentences_encoded"] == first["provenance"]["sentences_encoded"]
+    assert sibling["scores"] == alone["scores"]
+    assert first["scores"] == unshared_first["scores"]
+    assert first["scores"] != sibling["scores"]
+
+
+def test_sibling_poolers_are_rows_of_the_same_model_run_the_same_way() -> None:
+    sys.path.insert(0, str(Path(__file__).parents[1] / "stages"))
+    from evaluate import sibling_poolers
+
+    params = from_dict(Params, {"baselines": {
+        "a_avg": {"model": "m", "pooler": "avg"},
+        "a_cls": {"model": "m", "pooler": "cls_before_pooler"},
+        "a_fl0": {"model": "m", "pooler": "avg_first_last", "first_layer_index": 0},
+        "a_rev": {"model": "m", "pooler": "avg_top2", "revision": "abc"},
+        "b_avg": {"model": "n", "pooler": "avg"},
+    }})
+    assert sibling_poolers(params, "a_avg") == ("cls_before_pooler",)
+    assert sibling_poolers(params, "a_cls") == ("avg",)
+    assert sibling_poolers(params, "a_fl0") == ()
+    assert sibling_poolers(params, "b_avg") == ()
