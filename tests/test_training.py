@@ -116,7 +116,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(workdir: Path, tmp_pa
     original = InfoNCELoss.forward
 
     def poisoned(self, *, batch):
-        calls["n"] += 1
+        calls["n"] += batch.anchor.dtype == torch.float32  # not the float64 re-runs of the gradient diagnostics
         out = original(self, batch=batch)
         if calls["n"] == 3:
             out.total = out.total * float("nan")
