@@ -159,5 +159,7 @@ def test_every_shipped_variant_trains_two_steps(workdir: Path, tmp_path: Path, v
     summary = run_variant(params, variant, workdir / "prepared", tmp_path / "m", tmp_path / "metrics")
     assert summary["steps"] == 2 and (tmp_path / "m/model/sentemb.json").exists()
     assert summary["resolved_precision"] == "fp32"  # auto on CPU
+    rows = [json.loads(line) for line in (tmp_path / "metrics" / f"{variant}.jsonl").read_text().splitlines()]
+    assert all("grad/gd_mean" in row for row in rows)  # measured GD/W/R for every loss (methods.md §5.4)
     if variant == "diffcse":
         assert summary["generator"] == "random_replacement"

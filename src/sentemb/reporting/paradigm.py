@@ -109,9 +109,12 @@ def sg_components(params: Params, table: Table, train_dir: Path) -> list[list[ob
     return out
 
 
-def write_paradigm_plots(params: Params, table: Table, train_dir: Path, plots_dir: Path) -> dict[str, list]:
-    """The two TSVs behind the paradigm figures (headers only when there are no such rows)."""
-    figures = {"ori_vs_mod": ori_vs_mod(params, table), "sg_components": sg_components(params, table, train_dir)}
+def write_paradigm_plots(params: Params, table: Table | None, train_dir: Path, plots_dir: Path) -> dict[str, list]:
+    """The two TSVs behind the paradigm figures; headers only without a paradigm table, so that
+    the stage's declared outputs always exist."""
+    figures: dict[str, list] = {"ori_vs_mod": [], "sg_components": []}
+    if table is not None:
+        figures = {"ori_vs_mod": ori_vs_mod(params, table), "sg_components": sg_components(params, table, train_dir)}
     _write_tsv(plots_dir / "paradigm" / "ori_vs_mod.tsv", ["row", "objective", "form", "sts_avg"],
                figures["ori_vs_mod"])
     _write_tsv(plots_dir / "paradigm" / "sg_components.tsv",

@@ -68,7 +68,7 @@ def build_tables(params: Params, docs: dict[str, tuple[str, dict[str, Any]]],
 
 def _check_reference(params: Params) -> None:
     ref = params.aggregate.paradigm_reference
-    if ref is not None and ref not in params.baselines:
+    if ref is not None and paradigm_rows(params) and ref not in params.baselines:
         raise ConfigError(f"aggregate.paradigm_reference: '{ref}' is not a baseline" + suggest(ref, params.baselines))
 
 
@@ -92,7 +92,7 @@ def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path,
         write_curves(train_dir, plots_dir, list(params.variants))
         write_gradient_curves(train_dir, plots_dir, list(params.variants))
         paradigm = next((t for t in tables if t.name == "paradigm"), None)
-        figures = write_paradigm_plots(params, paradigm, train_dir, plots_dir) if paradigm else {}
+        figures = write_paradigm_plots(params, paradigm, train_dir, plots_dir)
     for table in tables:
         write_table(table, out_dir)
     rel = Path("tables") if out_dir.parent == report_path.parent else out_dir
