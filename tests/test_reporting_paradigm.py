@@ -46,7 +46,7 @@ def _fixture(tmp: Path, drop_grad: str | None = None) -> tuple[Path, Path]:
         steps = [{"step": 1, "loss": 1.0, "grad/gd_mean": 0.2, "grad/gd_nonzero": 1.0, "grad/w_max": 0.5,
                   "grad/w_entropy": 1.0, "grad/r_mean": 1.0},
                  {"step": 2, "loss": 0.5, "grad/gd_mean": 0.0, "grad/gd_nonzero": 0.0}]  # no W/R: none active
-        if name == drop_grad:
+        if name in (drop_grad, "simcse"):  # a main-table run without diagnostics
             steps = [{"step": 1, "loss": 1.0}]
         (train_dir / f"{name}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
         (train_dir / f"{name}.dev.jsonl").write_text(json.dumps({"step": 2, "stsb_dev": 80.0}) + "\n")
@@ -83,6 +83,7 @@ def test_figures_tsv(tmp_path: Path) -> None:
     grad = (tmp_path / "plots/grad/mhe_mod.tsv").read_text().splitlines()
     assert grad[0].split("\t") == ["step", "gd_mean", "gd_nonzero", "w_max", "w_entropy", "r_mean"]
     assert grad[2] == "2\t0.0\t0.0\t\t\t"  # blanks, not zeros
+    assert not (tmp_path / "plots/grad/simcse.tsv").exists()  # no diagnostics logged: no empty curve
 
 
 def test_missing_diagnostics_raise_and_nothing_is_written(tmp_path: Path) -> None:

@@ -124,10 +124,13 @@ def write_paradigm_plots(params: Params, table: Table | None, train_dir: Path, p
 
 def write_gradient_curves(train_dir: Path, plots_dir: Path, variants: list[str]) -> None:
     """plots/grad/<variant>.tsv: step and the ``grad/*`` stats (prefix dropped); blank, not 0,
-    where a step did not log one."""
+    where a step did not log one. A log without diagnostics (``train.grad_diagnostics: false``,
+    or a run older than them) gets no file rather than a file with no curve."""
     for variant in variants:
         rows = read_jsonl(train_dir / f"{variant}.jsonl")
         keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith("grad/")))
+        if not keys:
+            continue
         _write_tsv(plots_dir / "grad" / f"{variant}.tsv", ["step"] + [k.removeprefix("grad/") for k in keys],
                    [[r["step"]] + [r.get(k) for k in keys] for r in rows])
 
