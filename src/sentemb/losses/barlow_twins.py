@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
-from sentemb.losses.checks import check_flag, check_positive
 from sentemb.losses.modifiers import (
-    gate_views,
+    SwitchableLoss,
     gram_weights,
-    noncontrastive_stats,
-    normalised_views,
     offdiag_exp_weights,
     push_term,
     ratio_pull_term,
 )
 
 
-class BarlowTwinsLoss(nn.Module):
+class BarlowTwinsLoss(SwitchableLoss):
     r"""Barlow Twins' cross-correlation objective, written in sample space as Li et al.'s code does.
 
     U, V are the L2-normalised anchors and positives (N×d). The loss is f(U, V) + f(V, U) with
@@ -81,32 +76,11 @@ class BarlowTwinsLoss(nn.Module):
           push.
     """
 
-    requires: frozenset[str] = frozenset()
-    accepts: frozenset[str] = frozenset()
+    display_name = "Barlow Twins"
 
     def __init__(self, lambd: float = 30.0, w_gd: bool = False, w_w: bool = False, w_r: bool = False,
                  margin: float = 0.30, weight_temperature: float = 0.05, ratio: float = 1.0) -> None:
-        super().__init__()
-        self.lambd = check_positive("lambd", lambd)
-        self.w_gd, self.w_w, self.w_r = check_flag("w_gd", w_gd), check_flag("w_w", w_w), check_flag("w_r", w_r)
-        self.margin = check_positive("margin", margin)
-        self.weight_temperature = check_positive("weight_temperature", weight_temperature)
-        self.ratio = check_positive("ratio", ratio)
-
-    def extra_repr(self) -> str:
-        return (f"lambd={self.lambd}, w_gd={self.w_gd}, w_w={self.w_w}, w_r={self.w_r}, margin={self.margin}, "
-                f"weight_temperature={self.weight_temperature}, ratio={self.ratio}")
-
-    def forward(self, *, batch: EmbeddingBatch) -> LossOutput:
-        u, v = normalised_views(batch, "Barlow Twins")
-        u, v, gd_active = gate_views(u, v, self.w_gd, self.margin)
-        pos_u, push_u = self._direction(u, v)
-        pos_v, push_v = self._direction(v, u)
-        align = pos_u + pos_v
-        uniform = self.lambd * (push_u + push_v)
-        total = align + uniform
-        stats = noncontrastive_stats(batch, u, v, total, gd_active, uniform_term=uniform, align_term=align)
-        return LossOutput(total=total, stats=stats)
+        super().__init__(lambd, w_gd, w_w, w_r, margin, weight_temperature, ratio)
 
     def _direction(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(Σ_i pos_i, Σ_ij Ω_ij x_i·sg(x_j)) of f(x, y); x, y: (N, D)."""

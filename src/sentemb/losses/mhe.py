@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
-from sentemb.losses.checks import check_flag, check_positive
-from sentemb.losses.modifiers import (
-    alignment_distance,
-    gate_views,
-    noncontrastive_stats,
-    normalised_views,
-)
+from sentemb.losses.modifiers import SwitchableLoss, alignment_distance
 
 
-class MHELoss(nn.Module):
+class MHELoss(SwitchableLoss):
     r"""Minimum Hyperspherical Energy: alignment + log-sum-exp uniformity of Li, Zhang, Nie.
 
     U, V are the L2-normalised anchors and positives (N×d), a_i = 2 − 2 u_i·v_i, S_U = U Uᵀ
@@ -72,44 +64,25 @@ class MHELoss(nn.Module):
         - ``margin`` above 2 keeps the gate always open: ``w_gd`` then changes nothing.
     """
 
-    requires: frozenset[str] = frozenset()
-    accepts: frozenset[str] = frozenset()
+    display_name = "MHE"
 
     def __init__(self, lambd: float = 10.0, w_gd: bool = False, w_w: bool = False, w_r: bool = False,
                  margin: float = 0.30, weight_temperature: float = 0.05, ratio: float = 1.0) -> None:
-        super().__init__()
-        self.lambd = check_positive("lambd", lambd)
-        self.w_gd, self.w_w, self.w_r = check_flag("w_gd", w_gd), check_flag("w_w", w_w), check_flag("w_r", w_r)
-        self.margin = check_positive("margin", margin)
-        self.weight_temperature = check_positive("weight_temperature", weight_temperature)
-        self.ratio = check_positive("ratio", ratio)
+        super().__init__(lambd, w_gd, w_w, w_r, margin, weight_temperature, ratio)
 
-    def extra_repr(self) -> str:
-        return (f"lambd={self.lambd}, w_gd={self.w_gd}, w_w={self.w_w}, w_r={self.w_r}, margin={self.margin}, "
-                f"weight_temperature={self.weight_temperature}, ratio={self.ratio}")
-
-    def forward(self, *, batch: EmbeddingBatch) -> LossOutput:
-        u, v = normalised_views(batch, "MHE")
-        u, v, gd_active = gate_views(u, v, self.w_gd, self.margin)
-        n = u.shape[0]
+    def _direction(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x's half of the alignment, E_x) for view x with partner view y; x, y: (N, D)."""
+        n = x.shape[0]
         scale = 1.0 / self.weight_temperature if self.w_w else 1.0
-        lower = torch.tril_indices(n, n, offset=-1, device=u.device)  # (2, N(N-1)/2)
-        s_u, s_v = (u @ u.T) * scale, (v @ v.T) * scale  # (N, N)
-        e_u = torch.logsumexp(s_u[lower[0], lower[1]], dim=0)
-        e_v = torch.logsumexp(s_v[lower[0], lower[1]], dim=0)
+        lower = torch.tril_indices(n, n, offset=-1, device=x.device)  # (2, N(N-1)/2)
+        s = (x @ x.T) * scale  # (N, N)
+        energy = torch.logsumexp(s[lower[0], lower[1]], dim=0)
         if self.w_w:
-            w_u, w_v = _row_share(s_u, e_u) * scale, _row_share(s_v, e_v) * scale  # (N,)
+            weight = _row_share(s, energy) * scale  # (N,)
         else:
-            w_u = w_v = torch.full((n,), 1.0 / n, dtype=u.dtype, device=u.device)
-        a = alignment_distance(u, v)  # (N,)
-        align = (a * w_u).sum() / 2 + (a * w_v).sum() / 2
-        if self.w_r:
-            align = align * self.ratio
-        uniform = self.lambd * (e_u + e_v)
-        total = uniform + align
-        stats = noncontrastive_stats(batch, u, v, total, gd_active, uniform_term=uniform, align_term=align)
-        return LossOutput(total=total, stats=stats)
-
+            weight = torch.full((n,), 1.0 / n, dtype=x.dtype, device=x.device)
+        pull = (alignment_distance(x, y) * weight).sum() / 2
+        return (pull * self.ratio if self.w_r else pull), energy
 
 def _row_share(s: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     """exp(log Σ_{j≠i} exp sg(s)_ij − sg(e)) for each row i, (N,): row i's share of the mass."""

@@ -21,8 +21,10 @@ import math
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
+from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch
+from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.checks import check_flag, check_positive
 from sentemb.losses.stats import contrastive_stats
 
 
@@ -136,3 +138,41 @@ def noncontrastive_stats(
     stats["gd_active"] = gd_active.detach()
     stats.update({key: value.detach() for key, value in terms.items()})
     return stats
+
+
+class SwitchableLoss(nn.Module):
+    """What MHE, VICReg and Barlow Twins share (§5.6): the validated hyperparameters λ, the three
+    switches, m, τ_w, R, and a forward that gates the views (``w_gd``) and sums the two
+    directions of ``_direction(x, y) -> (Σ pull terms, Σ push terms)``, the push scaled by λ.
+    Subclasses keep their own ``__init__`` signature (the registry reads it)."""
+
+    requires: frozenset[str] = frozenset()
+    accepts: frozenset[str] = frozenset()
+    display_name = "loss"
+
+    def __init__(self, lambd: float, w_gd: bool, w_w: bool, w_r: bool, margin: float,
+                 weight_temperature: float, ratio: float) -> None:
+        super().__init__()
+        self.lambd = check_positive("lambd", lambd)
+        self.w_gd, self.w_w, self.w_r = check_flag("w_gd", w_gd), check_flag("w_w", w_w), check_flag("w_r", w_r)
+        self.margin = check_positive("margin", margin)
+        self.weight_temperature = check_positive("weight_temperature", weight_temperature)
+        self.ratio = check_positive("ratio", ratio)
+
+    def extra_repr(self) -> str:
+        return (f"lambd={self.lambd}, w_gd={self.w_gd}, w_w={self.w_w}, w_r={self.w_r}, margin={self.margin}, "
+                f"weight_temperature={self.weight_temperature}, ratio={self.ratio}")
+
+    def _direction(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def forward(self, *, batch: EmbeddingBatch) -> LossOutput:
+        u, v = normalised_views(batch, self.display_name)
+        u, v, gd_active = gate_views(u, v, self.w_gd, self.margin)
+        pos_u, push_u = self._direction(u, v)
+        pos_v, push_v = self._direction(v, u)
+        align = pos_u + pos_v
+        uniform = self.lambd * (push_u + push_v)
+        total = align + uniform
+        stats = noncontrastive_stats(batch, u, v, total, gd_active, uniform_term=uniform, align_term=align)
+        return LossOutput(total=total, stats=stats)
