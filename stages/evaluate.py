@@ -49,7 +49,10 @@ def main() -> None:
         if args.variant:
             if not args.model:
                 raise ConfigError("--variant needs --model (the exported model directory)")
-            req = EvalRequest.from_config(args.model, get_variant(params, args.variant).eval_pooler, cfg, args.data_dir)
+            variant = get_variant(params, args.variant)
+            if variant.eval_tasks is not None:
+                cfg = replace(cfg, tasks=variant.eval_tasks)
+            req = EvalRequest.from_config(args.model, variant.eval_pooler, cfg, args.data_dir)
         else:
             row = get_baseline(params, args.baseline)
             if row.first_layer_index is not None:

@@ -74,6 +74,7 @@ def test_config_is_frozen() -> None:
 @pytest.mark.parametrize("path", ["params.yaml", "profiles/paper.yaml"])
 def test_every_shipped_variant_resolves(path: str) -> None:
     from sentemb.config import variant_train_config
+    from sentemb.losses import build_loss
     from sentemb.training.run import check_variant
 
     params = load_params(ROOT / path)
@@ -81,6 +82,7 @@ def test_every_shipped_variant_resolves(path: str) -> None:
     for name, variant in params.variants.items():
         check_variant(name, variant)
         assert variant_train_config(params, name).batch_size > 1
+        build_loss(variant.loss, **variant.loss_args)  # names and values the loss accepts
 
 
 def test_variant_train_override_is_strict() -> None:

@@ -76,6 +76,11 @@ def test_build_head_and_inits() -> None:
     mlp = build_head("mlp", 512, init_std=0.02)
     assert isinstance(mlp, MLPHead)
     assert abs(mlp.dense.weight.std().item() - 0.02) < 0.001 and (mlp.dense.bias == 0).all()
+    linear = build_head("linear", 512, init_std=0.02)  # Li et al.: its own N(0, 0.006²), bias too
+    assert abs(linear.dense.weight.std().item() - 0.006) < 0.0003
+    assert abs(linear.dense.bias.std().item() - 0.006) < 0.001
+    x = torch.randn(3, 512)
+    assert torch.allclose(linear(x), x @ linear.dense.weight.T + linear.dense.bias)  # no activation
     proj = build_head("bn_mlp", 8)
     assert isinstance(proj, BNProjector)
     assert proj(torch.randn(5, 8)).shape == (5, 8)
@@ -85,7 +90,7 @@ def test_build_head_and_inits() -> None:
 
 
 # -- two_view: SimCSE ------------------------------------------------------------------------
-@pytest.mark.parametrize("head", ["mlp", "none", "bn_mlp"])
+@pytest.mark.parametrize("head", ["mlp", "none", "linear", "bn_mlp"])
 def test_unsup_step(tiny_backbone: Tiny, head: str) -> None:
     backbone, tok = tiny_backbone
     obj = TwoViewObjective(_encoder(backbone, tok), tok, build_loss("infonce"), head=head)

@@ -83,8 +83,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
                           nli_max_triplets=8)
     params["model"]["name_or_path"] = str(model)
     params["train"].update(batch_size=4, eval_steps=1, save_steps=1, max_seq_length=16)
-    # One trained variant keeps this under a minute; test_training covers every shipped variant.
-    params["variants"] = {"simcse_unsup": params["variants"]["simcse_unsup"]}
+    # One variant per table keeps this near a minute; test_training covers every shipped variant.
+    params["variants"] = {k: params["variants"][k] for k in ("simcse_unsup", "mhe_mod")}
+    params["variants"]["mhe_mod"]["train"].update(eval_steps=1, save_steps=1)
+    params["aggregate"]["paradigm_reference"] = "tiny_cls"
     params["evaluate"].update(mode="fasttest", cache_dir=str(tmp / "cache"))
     params["baselines"] = {"tiny_avg": {"model": str(model), "pooler": "avg"},
                            "tiny_cls": {"model": str(model), "pooler": "cls_before_pooler"}}
@@ -99,9 +101,10 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
     for row in ("tiny_avg", "tiny_cls", *variants):
         doc = json.loads((project / f"metrics/eval/{row}.json").read_text())
-        assert len(doc["scores"]) == 14 and all(math.isfinite(v) for v in doc["scores"].values())
+        assert len(doc["scores"]) == (7 if row == "mhe_mod" else 14)  # the paradigm row: STS only
+        assert all(math.isfinite(v) for v in doc["scores"].values())
         assert doc["provenance"]["mode"] == "fasttest" and doc["split"] == "test"
-    for name in ("sts", "transfer"):
+    for name in ("sts", "transfer", "paradigm"):
         for ext in ("md", "csv", "tex"):
             assert (project / f"metrics/tables/{name}.{ext}").stat().st_size > 0
     report = (project / "metrics/report.md").read_text()
@@ -109,6 +112,11 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
     for variant in variants:
         assert json.loads((project / f"metrics/train/{variant}.json").read_text())["steps"] == 2
         assert (project / f"metrics/plots/steps/{variant}.tsv").read_text().startswith("step\t")
+        assert (project / f"metrics/plots/grad/{variant}.tsv").read_text().startswith("step\tgd_mean")
+    assert "mhe_mod\tmhe\tmod\t" in (project / "metrics/plots/paradigm/ori_vs_mod.tsv").read_text()
+    shown = _dvc(project, "plots", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert {"ori_vs_mod", "sg_margin", "metrics/plots/grad/mhe_mod.tsv"} <= set(json.loads(shown.stdout)["data"])
     prepare = json.loads((project / "metrics/prepare.json").read_text())
     assert prepare["wiki"]["used"] == 8
 

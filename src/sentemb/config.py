@@ -88,6 +88,10 @@ class BaselineConfig:
 class AggregateConfig:
     sts_title: str = _help("caption of the STS table", "STS test sets, Spearman x100 ('all' aggregation)")
     transfer_title: str = _help("caption of the transfer table", "SentEval transfer tasks, test accuracy")
+    paradigm_title: str = _help("caption of the unified-paradigm table",
+                                "Unified gradient paradigm: STS test Spearman x100 and mean measured GD/W/R")
+    paradigm_reference: str | None = _help(
+        "baseline row shown first in the paradigm table (the untrained starting point); null: none", None)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class TrainConfig:
     dropout: float | None = _help("override hidden and attention dropout (null: the checkpoint's)", None)
     gather_negatives: bool = _help("under torchrun, gather in-batch negatives from every process", True)
     freeze_embeddings: bool = _help("freeze the embedding layer (Li et al. 2024 setup)", False)
+    grad_diagnostics: bool = _help(
+        "log the measured gradient components GD/W/R of the loss every step (methods.md §5.4)", True)
 
 
 @dataclass(frozen=True)
@@ -116,12 +122,17 @@ class VariantConfig:
     loss: str = _help("loss name (see sentemb.losses.LOSSES)", "infonce")
     loss_args: dict[str, Any] = _help("keyword arguments of the loss constructor", default_factory=dict)
     objective_args: dict[str, Any] = _help("keyword arguments of the objective", default_factory=dict)
-    head: Literal["none", "mlp", "bn_mlp"] = _help("training-time head on the pooled vector", "mlp")
+    head: Literal["none", "mlp", "linear", "bn_mlp"] = _help(
+        "training-time head on the pooled vector: mlp = SimCSE Linear+tanh; linear = Li et al. 2024, no activation",
+        "mlp")
     train_pooler: Pooler = _help("pooler feeding the head during training", "cls_before_pooler")
     eval_pooler: Pooler = _help(
         "pooler of the exported model: cls_before_pooler drops the head (mlp_only_train); cls keeps the MLP "
         "as the model's pooler", "cls_before_pooler")
     model: str | None = _help("backbone override (null: model.name_or_path)", None)
+    eval_tasks: TaskSet | None = _help("task family evaluated for this row (null: evaluate.tasks)", None)
+    table: Literal["main", "paradigm"] = _help(
+        "results table of this row: main (SimCSE-style tables) or paradigm (Li et al. 2024, STS + GD/W/R)", "main")
     train: dict[str, Any] = _help("overrides of the common train section for this variant", default_factory=dict)
 
 

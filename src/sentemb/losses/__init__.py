@@ -14,11 +14,29 @@ from torch import nn
 
 from sentemb.config import suggest
 from sentemb.errors import ConfigError
+from sentemb.losses.arccon import ArcConLoss
+from sentemb.losses.barlow_twins import BarlowTwinsLoss
 from sentemb.losses.base import EmbeddingBatch, LossOutput
 from sentemb.losses.infonce import InfoNCELoss
+from sentemb.losses.mat import MATLoss
+from sentemb.losses.met import METLoss
+from sentemb.losses.mhe import MHELoss
+from sentemb.losses.mhs import MHSLoss
+from sentemb.losses.mpt import MPTLoss
+from sentemb.losses.sg import SimulatedGradientLoss
+from sentemb.losses.vicreg import VICRegLoss
 
 LOSSES: dict[str, type[nn.Module]] = {
     "infonce": InfoNCELoss,
+    "arccon": ArcConLoss,
+    "mpt": MPTLoss,
+    "met": METLoss,
+    "mat": MATLoss,
+    "sg": SimulatedGradientLoss,
+    "mhe": MHELoss,
+    "mhs": MHSLoss,
+    "vicreg": VICRegLoss,
+    "barlow_twins": BarlowTwinsLoss,
 }
 
 __all__ = ["LOSSES", "EmbeddingBatch", "InfoNCELoss", "LossOutput", "build_loss"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
 from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.checks import is_real
 from sentemb.losses.stats import contrastive_stats, cosine_matrix
 
 
@@ -67,9 +66,9 @@ class InfoNCELoss(nn.Module):
 
     def __init__(self, temperature: float = 0.05, hard_negative_weight: float = 0.0) -> None:
         super().__init__()
-        if not _is_real(temperature) or not temperature > 0:
+        if not is_real(temperature) or not temperature > 0:
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
-        if not _is_real(hard_negative_weight):
+        if not is_real(hard_negative_weight):
             raise ValueError(f"hard_negative_weight must be a finite number, got {hard_negative_weight!r}")
         self.temperature = float(temperature)
         self.hard_negative_weight = float(hard_negative_weight)
@@ -114,8 +113,3 @@ class InfoNCELoss(nn.Module):
         if batch.hard_negative is None and self.hard_negative_weight != 0.0:
             raise ValueError(f"hard_negative_weight={self.hard_negative_weight} needs hard negatives, "
                              "but the batch has none")
-
-
-def _is_real(x: object) -> bool:
-    # bool is an int subclass, but `temperature: true` in params.yaml is a mistake, not 1.0.
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -98,3 +98,19 @@ def contrastive_stats(
         "align": alignment(anchor, positive),
         "uniform": uniformity(anchor),
     }
+
+
+def off_diagonal(m: torch.Tensor, fill: float) -> torch.Tensor:
+    """``m`` (B, C) with entries (i, i) set to ``fill`` (e.g. -inf before a max over negatives).
+
+    Out of place, so the autograd graph through the other entries is kept.
+    """
+    eye = torch.eye(m.shape[0], m.shape[1], dtype=torch.bool, device=m.device)
+    return m.masked_fill(eye, fill)
+
+
+@torch.no_grad()
+def hardest_negative_cos(cos: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of the largest off-diagonal cosine of a (B, B) anchor-positive matrix."""
+    _check_square(cos)
+    return off_diagonal(cos.detach(), float("-inf")).max(dim=1).values.mean()

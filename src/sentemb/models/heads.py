@@ -2,6 +2,8 @@
 
 * ``MLPHead``: SimCSE's Linear(d→d) + tanh over the pooled vector, randomly initialised
   (methods.md §1.1), used in training only for unsupervised runs (``mlp_only_train``);
+* ``LinearHead``: Li et al.'s Linear(d→d) without activation, N(0, 0.006²) weight and bias
+  (methods.md §5.2), also training-only;
 * ``BNProjector``: DiffCSE's batch-normalised projector (methods.md §2.2);
 * ``MomentumEncoder``: ESimCSE's EMA copy of the encoder body (methods.md §3.3).
 """
@@ -19,7 +21,7 @@ from sentemb.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-HEADS: tuple[str, ...] = ("none", "mlp", "bn_mlp")
+HEADS: tuple[str, ...] = ("none", "mlp", "linear", "bn_mlp")
 MomentumInit = Literal["copy_pretrained", "random_reference"]
 MOMENTUM_INITS: tuple[str, ...] = ("copy_pretrained", "random_reference")
 
@@ -40,6 +42,20 @@ class MLPHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.dense(x))  # (B, D)
+
+
+class LinearHead(nn.Module):
+    """Linear(d→d) with no activation, weight and bias ~ N(0, 0.006²) (methods.md §5.2: the
+    ``custom_param_init`` of Li et al.'s code). ``init_std`` overrides 0.006."""
+
+    def __init__(self, dim: int, init_std: float = 0.006) -> None:
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        nn.init.normal_(self.dense.weight, mean=0.0, std=init_std)
+        nn.init.normal_(self.dense.bias, mean=0.0, std=init_std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(x)  # (B, D)
 
 
 class BNProjector(nn.Module):
@@ -65,11 +81,14 @@ class BNProjector(nn.Module):
 
 
 def build_head(name: str, dim: int, init_std: float = 0.02) -> nn.Module:
-    """``none`` (identity), ``mlp`` (:class:`MLPHead`) or ``bn_mlp`` (:class:`BNProjector`)."""
+    """``none`` (identity), ``mlp`` (:class:`MLPHead`, std = ``init_std``), ``linear``
+    (:class:`LinearHead`, its own 0.006) or ``bn_mlp`` (:class:`BNProjector`)."""
     if name == "none":
         return nn.Identity()
     if name == "mlp":
         return MLPHead(dim, init_std)
+    if name == "linear":
+        return LinearHead(dim)
     if name == "bn_mlp":
         return BNProjector(dim)
     from sentemb.config import suggest

@@ -22,14 +22,30 @@ HEADERS = {"STSBenchmark": "STS-B", "SICKRelatedness": "SICK-R", "SST2": "SST"}
 
 @dataclass(frozen=True)
 class Table:
+    """``rows`` hold the task cells, Avg., then one cell per ``extras`` column (diagnostics that
+    are not scores: never bolded, never averaged; ``None`` there means "not defined for this row",
+    e.g. gradient statistics of an untrained baseline, and is shown as "–")."""
+
     name: str
     caption: str
     columns: list[str]  # task names
-    rows: list[tuple[str, list[float]]]  # (row label, cells incl. Avg.)
+    rows: list[tuple[str, list[float | None]]]  # (row label, cells incl. Avg. and extras)
+    extras: tuple[str, ...] = ()
 
     @property
     def headers(self) -> list[str]:
-        return ["Model"] + [HEADERS.get(c, c) for c in self.columns] + ["Avg."]
+        return ["Model"] + [HEADERS.get(c, c) for c in self.columns] + ["Avg."] + list(self.extras)
+
+    @property
+    def n_scores(self) -> int:
+        """Cells that are scores (tasks and Avg.), before the extras."""
+        return len(self.columns) + 1
+
+
+def _fmt(table: Table, i: int, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if i < table.n_scores else f"{value:.3g}"
 
 
 def _cell(doc: Mapping[str, Any], task: str, source: str) -> float:
@@ -57,16 +73,18 @@ def build_table(name: str, caption: str, tasks: Sequence[str], docs: Mapping[str
 def to_markdown(table: Table) -> str:
     lines = [f"**{table.caption}**", "", "| " + " | ".join(table.headers) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(table.headers) - 1)) + "|"]
-    best = [max(r[1][i] for r in table.rows) for i in range(len(table.headers) - 1)]
+    best = [max(r[1][i] for r in table.rows) for i in range(table.n_scores)]
     for label, cells in table.rows:
-        shown = [f"**{v:.2f}**" if v == best[i] and len(table.rows) > 1 else f"{v:.2f}" for i, v in enumerate(cells)]
+        shown = [f"**{_fmt(table, i, v)}**" if i < table.n_scores and v == best[i] and len(table.rows) > 1
+                 else _fmt(table, i, v) for i, v in enumerate(cells)]
         lines.append("| " + " | ".join([label] + shown) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_csv(table: Table) -> str:
     lines = [",".join(table.headers)]
-    lines += [",".join([label] + [f"{v:.2f}" for v in cells]) for label, cells in table.rows]
+    lines += [",".join([label] + ["" if v is None else _fmt(table, i, v) for i, v in enumerate(cells)])
+              for label, cells in table.rows]
     return "\n".join(lines) + "\n"
 
 
@@ -75,7 +93,8 @@ def to_latex(table: Table) -> str:
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * (len(table.headers) - 1) + "}",
              r"\toprule", " & ".join(h.translate(escape) for h in table.headers) + r" \\", r"\midrule"]
     for label, cells in table.rows:
-        lines.append(" & ".join([label.translate(escape)] + [f"{v:.2f}" for v in cells]) + r" \\")
+        lines.append(" & ".join([label.translate(escape)] + [_fmt(table, i, v).replace("–", "--")
+                                                              for i, v in enumerate(cells)]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{table.caption.translate(escape)}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

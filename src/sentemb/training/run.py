@@ -19,6 +19,7 @@ from sentemb.errors import ConfigError
 from sentemb.evaluation.cache import EmbeddingCache
 from sentemb.evaluation.sts import headline, score_sts_task
 from sentemb.losses import build_loss
+from sentemb.losses.paradigm import GradientDiagnostics
 from sentemb.models.encoder import SentenceEncoder, load_backbone, resolve_model_path
 from sentemb.objectives import build_objective
 from sentemb.objectives.base import Objective
@@ -118,8 +119,11 @@ def run_variant(params: Params, name: str, prepared_dir: Path, model_dir: Path, 
     model_path = resolve_model_path(v.model or params.model.name_or_path, params.model.revision)
     backbone, tokenizer = _backbone(model_path, cfg)
     encoder = SentenceEncoder(backbone, tokenizer, v.train_pooler)
+    loss = build_loss(v.loss, **v.loss_args)
+    if cfg.grad_diagnostics:  # measured GD/W/R of §5.4 in the step log, for every loss
+        loss = GradientDiagnostics(loss)
     objective = build_objective(v.objective, data_kind=v.data, encoder=encoder, tokenizer=tokenizer,
-                                loss=build_loss(v.loss, **v.loss_args),
+                                loss=loss,
                                 **_objective_kwargs(v, cfg, model_path, tokenizer))
     objective.to(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     data, tasks = TrainData(v.data, prepared_dir), dev_tasks(prepared_dir)
