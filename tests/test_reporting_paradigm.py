@@ -68,6 +68,9 @@ def test_paradigm_rows_get_their_own_table_with_training_means(tmp_path: Path) -
     assert cells["mhe_ori"][-5:] == [0.1, 0.5, 0.5, 1.0, 1.0]  # W and R averaged over the step that has them
     md = (tmp_path / "tables/paradigm.md").read_text()
     assert "| base |" in md and "–" in md
+    assert "| mhe_ori | 61.00 |" in md and "| 0.1 | 0.5 | 0.5 | 1 | 1 |" in md
+    csv = (tmp_path / "tables/paradigm.csv").read_text().splitlines()
+    assert csv[1].endswith(",,,,,") and csv[2].endswith(",0.1,0.5,0.5,1.0,1.0")  # blanks, full precision
     report = (tmp_path / "report.md").read_text()
     assert "| mhe | 64.00 | 66.00 | +2.00 |" in report  # ori vs mod STS Avg.
 
@@ -97,3 +100,10 @@ def test_reference_must_be_a_baseline(tmp_path: Path) -> None:
     eval_dir, train_dir = _fixture(tmp_path)
     with pytest.raises(ConfigError, match="paradigm_reference: 'bse' is not a baseline.*'base'"):
         aggregate(_params("bse"), eval_dir, tmp_path / "t", tmp_path / "r.md", train_dir, tmp_path / "plots")
+
+
+def test_diagnostic_noise_is_shown_as_a_bound_not_as_a_number() -> None:
+    from sentemb.reporting.tables import Table, to_markdown
+
+    table = Table("p", "P", ["STS12"], [("a", [70.0, 70.0, 8.7e-12, 0.0, 2.4e-4])], extras=("W ent.", "GD>0", "GD"))
+    assert "| a | 70.00 | 70.00 | <1e-6 | 0 | 0.00024 |" in to_markdown(table)

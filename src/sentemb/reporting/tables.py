@@ -45,7 +45,11 @@ class Table:
 def _fmt(table: Table, i: int, value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value:.2f}" if i < table.n_scores else f"{value:.3g}"
+    if i < table.n_scores:
+        return f"{value:.2f}"
+    # diagnostics: 3 significant digits; numerical noise of the float64 solve (~1e-11, e.g. the
+    # entropy of one-hot weights) is shown as a bound rather than as a misleading 8.7e-12
+    return "<1e-6" if 0 < abs(value) < 1e-6 else f"{value:.3g}"
 
 
 def _cell(doc: Mapping[str, Any], task: str, source: str) -> float:
@@ -83,8 +87,9 @@ def to_markdown(table: Table) -> str:
 
 def to_csv(table: Table) -> str:
     lines = [",".join(table.headers)]
-    lines += [",".join([label] + ["" if v is None else _fmt(table, i, v) for i, v in enumerate(cells)])
-              for label, cells in table.rows]
+    # machine-readable: scores to 2 decimals as printed, diagnostics at full precision
+    lines += [",".join([label] + ["" if v is None else f"{v:.2f}" if i < table.n_scores else repr(v)
+                                  for i, v in enumerate(cells)]) for label, cells in table.rows]
     return "\n".join(lines) + "\n"
 
 
