@@ -79,6 +79,22 @@ def test_same_seed_twice_gives_identical_metrics(workdir: Path, tmp_path: Path) 
     assert not (tmp_path / "a/models/checkpoint.pt").exists()  # removed once training finished
 
 
+def test_gradient_diagnostics_do_not_change_training(workdir: Path, tmp_path: Path) -> None:
+    """The float64 probe of losses/paradigm.py only reads the batch: with it off, every logged
+    number, the dev curve and the exported weights are the same; only the grad/* stats go."""
+    on = _run(workdir, tmp_path / "on", train={"grad_diagnostics": True})
+    off = _run(workdir, tmp_path / "off", train={"grad_diagnostics": False})
+    assert _untimed(on) | {"params_hash": None} == _untimed(off) | {"params_hash": None}
+    rows_on, rows_off = _rows(tmp_path / "on/metrics/v.jsonl"), _rows(tmp_path / "off/metrics/v.jsonl")
+    assert all(any(k.startswith("grad/") for k in r) for r in rows_on)
+    assert [{k: v for k, v in r.items() if not k.startswith("grad/")} for r in rows_on] == rows_off
+    assert _rows(tmp_path / "on/metrics/v.dev.jsonl") == _rows(tmp_path / "off/metrics/v.dev.jsonl")
+    from safetensors.torch import load_file
+
+    a, b = (load_file(tmp_path / d / "models/model/model.safetensors") for d in ("on", "off"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_kill_and_resume_equals_an_uninterrupted_run(workdir: Path, tmp_path: Path) -> None:
     reference = _run(workdir, tmp_path / "ref")
     params_file = tmp_path / "params.yaml"
