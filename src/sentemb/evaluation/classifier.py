@@ -13,7 +13,7 @@ This module trains many such fits in lockstep:
   ones), so one minibatch gather and two batched matmuls serve every problem of every group.
   Logits are laid out ``(G, R*C, B)``: both matmuls then produce wide outputs, which is
   several times faster on CPU than the ``(B, R*C)`` orientation;
-* Adam / RMSprop are written out with torch's single-tensor update formulas (coupled weight
+* Adam / RMSprop (lockstep_optim.py) are written out with torch's single-tensor update formulas (coupled weight
   decay, per-group step counts and bias correction), so the trajectory of each problem is the
   one ``torch.optim`` would produce, up to float32 rounding;
 * a group whose pass has run out of minibatches (groups can differ in size) gets no update
@@ -39,10 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sentemb.evaluation.lockstep_optim import LockstepAdam, LockstepRMSprop
+
 logger = logging.getLogger(__name__)
 
-ADAM_LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 1e-3, 0.9, 0.999, 1e-8  # torch.optim.Adam defaults
-RMSPROP_LR, RMSPROP_ALPHA, RMSPROP_EPS = 1e-2, 0.99, 1e-8  # torch.optim.RMSprop defaults
 OPTIMIZERS = ("adam", "rmsprop")
 
 
@@ -185,71 +185,6 @@ def _prepare_group(gid: int, group: FitGroup, seed: int) -> _Group:
     return _Group(gid, rng, train, torch.from_numpy(dev), tuple(group.regs))
 
 
-class _Adam:
-    """torch.optim.Adam's single-tensor update, one step count per group."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.m = torch.zeros(shape)
-        self.v = torch.zeros(shape)
-        self.steps = np.zeros(shape[0], dtype=np.int64)
-
-    def begin_pass(self, has_rows: np.ndarray) -> None:
-        """Precompute this pass's bias corrections; a group steps only when it has rows."""
-        steps = self.steps[None, :] + np.cumsum(has_rows, axis=0)
-        self.steps = steps[-1].copy()
-        t = np.maximum(steps, 1).astype(np.float64)
-        # torch: step_size = lr / (1 - beta1**t); denom = sqrt(v) / sqrt(1 - beta2**t) + eps
-        neg_step = -(ADAM_LR / (1.0 - ADAM_BETA1**t))
-        bc2_sqrt = (1.0 - ADAM_BETA2**t) ** 0.5
-        shape = (*steps.shape, 1, 1)
-        self.neg_step = torch.from_numpy(neg_step.astype(np.float32)).view(shape)
-        self.bc2_sqrt = torch.from_numpy(bc2_sqrt.astype(np.float32)).view(shape)
-
-    def update(self, w: torch.Tensor, grad: torch.Tensor, wd: torch.Tensor, s: int,
-               mask: torch.Tensor | None) -> None:
-        g = grad.addcmul_(w, wd)  # coupled L2: grad + weight_decay * param
-        m = torch.lerp(self.m, g, 1 - ADAM_BETA1)
-        v = self.v.mul(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
-        denom = v.sqrt().div_(self.bc2_sqrt[s]).add_(ADAM_EPS)
-        delta = m.mul(self.neg_step[s]).div_(denom)  # addcdiv: param + (value * m) / denom
-        if mask is None:
-            self.m, self.v = m, v
-            w.add_(delta)
-        else:
-            self.m = torch.where(mask, m, self.m)
-            self.v = torch.where(mask, v, self.v)
-            w.copy_(torch.where(mask, w + delta, w))
-
-    def keep(self, rows: torch.Tensor) -> None:
-        self.m, self.v = self.m[rows], self.v[rows]
-        self.steps = self.steps[rows.numpy()]
-
-
-class _RMSprop:
-    """torch.optim.RMSprop's single-tensor update (no momentum, not centred)."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.v = torch.zeros(shape)
-
-    def begin_pass(self, has_rows: np.ndarray) -> None:
-        """RMSprop has no step-dependent term."""
-
-    def update(self, w: torch.Tensor, grad: torch.Tensor, wd: torch.Tensor, s: int,
-               mask: torch.Tensor | None) -> None:
-        g = grad.addcmul_(w, wd)
-        v = self.v.mul(RMSPROP_ALPHA).addcmul_(g, g, value=1 - RMSPROP_ALPHA)
-        delta = g.mul_(-RMSPROP_LR).div_(v.sqrt().add_(RMSPROP_EPS))
-        if mask is None:
-            self.v = v
-            w.add_(delta)
-        else:
-            self.v = torch.where(mask, v, self.v)
-            w.copy_(torch.where(mask, w + delta, w))
-
-    def keep(self, rows: torch.Tensor) -> None:
-        self.v = self.v[rows]
-
-
 @dataclass
 class _Stack:
     """Stacked state of the groups still training: G groups x R problems x C classes."""
@@ -258,7 +193,7 @@ class _Stack:
     w: torch.Tensor  # (G, R*C, D) current parameters
     best: torch.Tensor  # (G, R*C, D) best parameters so far
     wd: torch.Tensor  # (G, R*C, 1) weight decay of each problem
-    opt: _Adam | _RMSprop
+    opt: LockstepAdam | LockstepRMSprop
     best_correct: np.ndarray  # (G, R)
     count: np.ndarray  # (G, R) non-improving evaluations seen
     stopped: np.ndarray  # (G, R)
@@ -276,7 +211,7 @@ def _make_stack(groups: list[_Group], p0: torch.Tensor, cfg: TrainConfig) -> _St
     w = p0.t()[None, None].expand(ng, nr, nc, dim).reshape(ng, nr * nc, dim).clone()
     regs = torch.tensor([g.regs for g in groups], dtype=torch.float32)  # (G, R)
     wd = regs[:, :, None, None].expand(ng, nr, nc, 1).reshape(ng, nr * nc, 1).contiguous()
-    opt = _Adam(tuple(w.shape)) if cfg.optim == "adam" else _RMSprop(tuple(w.shape))
+    opt = LockstepAdam(tuple(w.shape)) if cfg.optim == "adam" else LockstepRMSprop(tuple(w.shape))
     zeros = np.zeros((ng, nr), dtype=np.int64)
     return _Stack(groups, w, w.clone(), wd, opt, zeros - 1, zeros.copy(),
                   zeros.astype(bool), zeros.copy(), nc)
