@@ -1,14 +1,40 @@
-"""Offline fixtures: a tiny randomly initialised BERT built from a config (style.md §3.14)."""
+"""Offline fixtures: a tiny randomly initialised BERT built from a config (style.md §3.14), and
+a synthetic mirror laid out like the upstream sources.
+
+The mirror's files live in ``fixtures/mirror.json`` (relative path -> text) and are written out
+under the upstream file names when the test session starts, so that the real readers, checksum
+code and prepare stage run on them. Their contents are invented ("a man is playing some pasta
+."); only format headers and a few gold-score values coincide with upstream, and nothing in the
+repository poses as upstream data.
+"""
 
 from __future__ import annotations
 
+import atexit
 import copy
+import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _write_mirror() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="sentemb-fixture-mirror-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    files = json.loads((FIXTURES / "mirror.json").read_text(encoding="utf-8"))
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("latin-1"))  # byte-exact: stored as latin-1-decoded text
+    return root
+
+
+MIRROR = _write_mirror()  # read-only for tests: copy it before changing anything
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = (
     "a the man woman child dog cat is are was playing riding eating running a an on in with of and "

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURES, build_tiny_model_dir
+from conftest import MIRROR, build_tiny_model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 POS = "good great fun love movie film the a is very".split()
@@ -37,7 +37,7 @@ def _write(path: Path, lines: list[str]) -> None:
 
 def make_mirror(dst: Path) -> Path:
     """Copy the fixture mirror and grow the transfer files so every CV fold has both classes."""
-    shutil.copytree(FIXTURES / "mirror", dst)
+    shutil.copytree(MIRROR, dst)
     down = dst / "senteval/downstream"
     for task, (pos, neg) in {"MR": ("rt-polarity.pos", "rt-polarity.neg"), "CR": ("custrev.pos", "custrev.neg"),
                              "SUBJ": ("subj.objective", "subj.subjective"), "MPQA": ("mpqa.pos", "mpqa.neg")}.items():

@@ -13,6 +13,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub.hf_api import BlobLfsInfo
 
+from conftest import MIRROR
 from sentemb.config import DataConfig
 from sentemb.data import sources
 from sentemb.data.prepare import prepare
@@ -20,7 +21,7 @@ from sentemb.data.senteval import TASKS, load_task
 from sentemb.errors import DataError
 from sentemb.utils.io import read_json, read_jsonl, sha256_file
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mirror"
+FIXTURE = MIRROR
 REPO_ID, REV = "princeton-nlp/datasets-for-simcse", "e145e8b"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import MIRROR
 from sentemb.config import DataConfig
 from sentemb.data import readers
 from sentemb.data.prepare import prepare
@@ -18,7 +19,7 @@ from sentemb.data.senteval import STS_SUBSETS, STS_TASKS, TASKS, TRANSFER_TASKS,
 from sentemb.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mirror"
+FIXTURE = MIRROR
 DOWN = FIXTURE / "senteval" / "downstream"
 
 

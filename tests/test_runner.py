@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from conftest import MIRROR
 from sentemb.config import Params, from_dict
 from sentemb.evaluation.runner import EvalRequest, evaluate
 from sentemb.models.encoder import SentenceEncoder
 
-DOWNSTREAM = Path(__file__).parent / "fixtures" / "mirror" / "senteval" / "downstream"
+DOWNSTREAM = MIRROR / "senteval" / "downstream"
 
 
 def _request(model_dir: Path, pooler: str, cache_dir: Path) -> EvalRequest:

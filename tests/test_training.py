@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import FIXTURES, build_tiny_model_dir
+from conftest import MIRROR, build_tiny_model_dir
 from sentemb.config import DataConfig, Params, from_dict
 from sentemb.data.prepare import prepare
 from sentemb.losses.infonce import InfoNCELoss
@@ -31,9 +31,9 @@ SUMMARY_TIMING = ("wall_s", "sentences_per_s")
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("train")
-    prepare(DataConfig(mirror_dir=str(FIXTURES / "mirror"), strict_upstream=False), root / "prepared",
+    prepare(DataConfig(mirror_dir=str(MIRROR), strict_upstream=False), root / "prepared",
             root / "prepare.json")
-    words = {w for p in (FIXTURES / "mirror").rglob("*") if p.is_file()
+    words = {w for p in (MIRROR).rglob("*") if p.is_file()
              for w in p.read_text("latin-1").lower().replace(",", " ").split()}
     build_tiny_model_dir(root / "model", extra_words=sorted(words))
     return root
