@@ -67,10 +67,14 @@ def _candidates(batch: EmbeddingBatch) -> tuple[torch.Tensor, int]:
     return torch.cat(cand), offset
 
 
+def _n_candidates(batch: EmbeddingBatch) -> int:
+    blocks = (batch.positive, batch.hard_negative, batch.extra_negatives, batch.anchor)
+    return sum(b.shape[0] for b in blocks if b is not None)
+
+
 def measurable(batch: EmbeddingBatch) -> bool:
     """Components are unique only with fewer candidates than dimensions."""
-    candidates, _ = _candidates(batch)
-    return candidates.shape[0] < batch.anchor.shape[1]
+    return _n_candidates(batch) < batch.anchor.shape[1]
 
 
 def gradient_components(loss: nn.Module, batch: EmbeddingBatch) -> Components:
@@ -94,7 +98,8 @@ def gradient_components(loss: nn.Module, batch: EmbeddingBatch) -> Components:
     # G = K Kᵀ, and K P_i t_i = K t_i. A candidate parallel to ĥ_i (the anchor itself; a positive
     # identical to it) projects to 0, an all-zero row and column: a 1 on its diagonal makes the
     # system regular and gives it the coefficient k·t_i = 0 (t_i is tangent).
-    # B solves of C×C instead of B pseudo-inverses of D×C (~100x faster at B = 64, D = 384).
+    # B solves of C×C instead of B pseudo-inverses of D×C: 0.05 s instead of 10.7 s per step at
+    # B = 64, D = 384 (measured on 2 busy CPU cores).
     kh = h @ cand.T  # (B, C)
     gram = (cand @ cand.T)[None] - kh[:, :, None] * kh[:, None, :]  # (B, C, C)
     diag = gram.diagonal(dim1=1, dim2=2)  # (B, C) view: squared norms of the projected candidates
@@ -166,7 +171,7 @@ class GradientDiagnostics(nn.Module):
         if not measurable(batch):
             if not self._warned:
                 log.warning("gradient diagnostics skipped: %d candidates >= %d dimensions",
-                            _candidates(batch)[0].shape[0], batch.anchor.shape[1])
+                            _n_candidates(batch), batch.anchor.shape[1])
                 self._warned = True
             return out
         stats = summarize(gradient_components(self.loss, batch), batch)

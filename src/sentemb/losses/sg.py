@@ -89,7 +89,7 @@ class SimulatedGradientLoss(nn.Module):
     def _direction(self, rows: torch.Tensor, cols: torch.Tensor, align: torch.Tensor) -> tuple[torch.Tensor, ...]:
         sim = torch.diagonal_scatter(rows @ cols.detach().T, align)  # (B, B); diagonal live both ways
         target = sim - self.ratio * sim.diagonal()[:, None]  # (B, B)
-        active = self.open_rows(rows.detach() @ cols.detach().T)  # (B,)
+        active = self.open_rows(sim)  # (B,); diag(sim) = a equals the plain product's diagonal
         per_row = (self.weights(sim) * target).sum(dim=1)  # (B,)
         count = active.sum() * rows.shape[0]
         return (per_row * active).sum() / count.clamp_min(1), active
