@@ -1,4 +1,4 @@
-"""Stage `aggregate`: metrics/eval/*.json -> metrics/tables/{sts,transfer}.{md,csv,tex} + report."""
+"""Stage `aggregate`: metrics/eval/*.json and metrics/pairs/*.json -> metrics/tables/*.{md,csv,tex} + report."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ def main() -> None:
     parser.add_argument("--report", required=True)
     parser.add_argument("--train-dir", help="per-step training logs (metrics/train)")
     parser.add_argument("--plots", help="directory for the TSV training curves")
+    parser.add_argument("--pairs-dir", help="pair-run metrics and logs (metrics/pairs)")
     args = parser.parse_args()
     run_entry_point(lambda: aggregate(load_params(args.params), Path(args.eval_dir), Path(args.out),
                                       Path(args.report), args.train_dir and Path(args.train_dir),
-                                      args.plots and Path(args.plots)) and None)
+                                      args.plots and Path(args.plots),
+                                      args.pairs_dir and Path(args.pairs_dir)) and None)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def make_mirror(dst: Path) -> Path:
     classes = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
     for name, n in (("train_5500.label", 36), ("TREC_10.label", 12)):
         _write(down / "TREC" / name, [f"{classes[i % 6]}:x what is the {i} ?" for i in range(n)])
-    for name, n in (("msr_paraphrase_train.txt", 30), ("msr_paraphrase_test.txt", 12)):
+    for name, n in (("msr_paraphrase_train.txt", 60), ("msr_paraphrase_test.txt", 12)):
         pairs = zip(_lines(POS, n, 4), _lines(NEG, n, 5))
         rows = [f"{i % 2}\t{i}\t{i + 1}\t{a}\t{b}" for i, (a, b) in enumerate(pairs)]
         _write(down / "MRPC" / name, ["\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"] + rows)
@@ -88,6 +88,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["variants"]["mhe_mod"]["train"].update(eval_steps=1, save_steps=1)
     params["aggregate"]["paradigm_reference"] = "tiny_cls"
     params["evaluate"].update(mode="fasttest", cache_dir=str(tmp / "cache"))
+    # Pair runs (BSC, methods.md §4): two tasks x three variants, two epochs of 3 batches each.
+    params["pairs"]["train"].update(batch_size=4, max_seq_length=16, group_size=2, knn_candidates=4, n_clusters=3,
+                                    shingle_size=1)
+    params["pairs"]["tasks"] = {k: params["pairs"]["tasks"][k] | {"max_train_pairs": 12} for k in ("stsb", "mrpc")}
+    params["pairs"]["variants"] = {k: params["pairs"]["variants"][k] for k in ("none", "bsc", "combo")}
     params["baselines"] = {"tiny_avg": {"model": str(model), "pooler": "avg"},
                            "tiny_cls": {"model": str(model), "pooler": "cls_before_pooler"}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params))
@@ -104,7 +109,7 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
         assert len(doc["scores"]) == (7 if row == "mhe_mod" else 14)  # the paradigm row: STS only
         assert all(math.isfinite(v) for v in doc["scores"].values())
         assert doc["provenance"]["mode"] == "fasttest" and doc["split"] == "test"
-    for name in ("sts", "transfer", "paradigm"):
+    for name in ("sts", "transfer", "paradigm", "pairs"):
         for ext in ("md", "csv", "tex"):
             assert (project / f"metrics/tables/{name}.{ext}").stat().st_size > 0
     report = (project / "metrics/report.md").read_text()
@@ -114,6 +119,15 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
         assert (project / f"metrics/plots/steps/{variant}.tsv").read_text().startswith("step\t")
         assert (project / f"metrics/plots/grad/{variant}.tsv").read_text().startswith("step\tgd_mean")
     assert "mhe_mod\tmhe\tmod\t" in (project / "metrics/plots/paradigm/ori_vs_mod.tsv").read_text()
+    pairs = json.loads((project / "metrics/pairs/mrpc-bsc.json").read_text())
+    assert pairs["split"] == "test" and {"f1", "accuracy"} <= pairs["test"].keys() and pairs["best_epoch"] in (0, 1)
+    assert (project / "data/pair_models/mrpc-bsc/model/sentemb.json").exists()
+    steps = [json.loads(line) for line in (project / "metrics/pairs/stsb-combo.jsonl").read_text().splitlines()]
+    # the fixture STS-B has 6 training pairs: batches of 4 and 2, two epochs
+    assert len(steps) == 4 and {"bsc/loss", "mse/loss", "neg_cos_max", "labelled_negatives"} <= steps[0].keys()
+    table = (project / "metrics/tables/pairs.md").read_text()
+    assert "STS-B Spearman" in table and "MRPC F1" in table and "No fine-tuning" in table
+    assert "Batch hardness by shuffle strategy" in report
     shown = _dvc(project, "plots", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     assert {"ori_vs_mod", "sg_margin", "metrics/plots/grad/mhe_mod.tsv"} <= set(json.loads(shown.stdout)["data"])

@@ -136,6 +136,69 @@ class VariantConfig:
     train: dict[str, Any] = _help("overrides of the common train section for this variant", default_factory=dict)
 
 
+Shuffle = Literal["none", "random", "example_knn", "shingle", "cluster"]
+PairSource = Literal["STSBenchmark", "SICKRelatedness", "MRPC", "qqp", "antique", "cqa_a", "cqa_b", "pfcc_s", "file"]
+
+
+@dataclass(frozen=True)
+class PairTrainConfig:
+    """Pair-task fine-tuning (methods.md §4.5); a pair variant may override any key."""
+
+    batch_size: int = _help("pairs per batch (paper: 30; 50 for Antique and QQP)", 30)
+    lr: float = _help("peak learning rate of AdamW (paper: 2e-5; 3e-5 for CQA-B)", 2e-5)
+    epochs: int = _help("passes over the training pairs; the best epoch on dev is kept", 5)
+    warmup_ratio: float = _help("fraction of steps with linear warm-up (paper: 10%)", 0.1)
+    weight_decay: float = _help("AdamW weight decay, not on biases/LayerNorm (SBERT fit: 0.01)", 0.01)
+    adam_eps: float = _help("AdamW epsilon (SBERT fit: 1e-6)", 1e-6)
+    max_grad_norm: float = _help("gradient clipping norm (SBERT fit: 1.0)", 1.0)
+    max_seq_length: int = _help("truncation of each text in training (paper: 90 subtokens)", 90)
+    tau_lr: float = _help("learning rate of a trainable temperature, no weight decay (§4.2: 1e-3)", 1e-3)
+    seed: int = _help("seed of the first trial: init of the order, dropout, shuffles", 42)
+    n_seed_trials: int = _help("independent runs with seeds seed, seed+1, ...; the best on dev is kept (paper: 5)", 1)
+    group_size: int = _help("shuffle group size s (paper: 4 MRPC, 5 CQA-B, 8 others)", 8)
+    knn_candidates: int = _help("neighbours retrieved per example for example_knn (paper n=500, code 200)", 200)
+    filter_identical: bool = _help("example_knn: never group an example with an identical text", True)
+    shingle_size: int = _help("shingle shuffle: consecutive non-stop-words per key", 2)
+    n_clusters: int = _help("cluster shuffle: k-means clusters (capped at the number of pairs)", 300)
+    eval_batch_size: int = _help("sentences per forward pass when encoding for dev/test/shuffles", 128)
+
+
+@dataclass(frozen=True)
+class PairTaskConfig:
+    source: PairSource = _help("offline SentEval task, an online loader (pairs/sources.py) or 'file'")
+    metric: str = _help("headline metric: selects the best epoch on dev and leads the table")
+    table_metrics: list[str] = _help("metrics shown for this task in the BSC table", default_factory=list)
+    label: str = _help("column title in the BSC table", "")
+    path: str | None = _help("source 'file': directory with train.tsv, dev.tsv, test.tsv", None)
+    max_train_pairs: int | None = _help("seeded sample of at most this many training pairs (null: all)", None)
+    relevant_at: float = _help("ranking: normalised label at or above which a candidate is relevant", 0.5)
+    loss_args: dict[str, dict[str, Any]] = _help(
+        "per-loss arguments for this task (e.g. bsc: {temperature, norm}), under the variant's own",
+        default_factory=dict)
+    train: dict[str, Any] = _help("overrides of pairs.train for this task (under the variant's)", default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairVariantConfig:
+    loss: str | None = _help("pair loss (bsc | combo | cosine_mse | triplet); null = no fine-tuning")
+    label: str = _help("row title in the BSC table", "")
+    loss_args: dict[str, Any] = _help("loss arguments (over the task's loss_args)", default_factory=dict)
+    shuffle: Shuffle = _help("batch construction (methods.md §4.4)", "random")
+    train: dict[str, Any] = _help("overrides of pairs.train for this variant", default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    model: str | None = _help("backbone to fine-tune (null: model.name_or_path)", None)
+    revision: str | None = _help("pinned hub revision of pairs.model", None)
+    pooler: Pooler = _help("sentence embedding of the bi-encoder (SBERT: avg)", "avg")
+    cache_dir: str = _help("download cache of the online pair datasets", "data/cache/pairs")
+    title: str = _help("caption of the BSC table", "Pair-task fine-tuning (BSC, methods.md §4): test metrics")
+    train: PairTrainConfig = _help("fine-tuning settings shared by every run", default_factory=PairTrainConfig)
+    tasks: dict[str, PairTaskConfig] = _help("pair tasks (columns of the BSC table)", default_factory=dict)
+    variants: dict[str, PairVariantConfig] = _help("loss/shuffle variants (rows)", default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Params:
     data: DataConfig = _help("prepare stage", default_factory=DataConfig)
@@ -145,6 +208,7 @@ class Params:
     train: TrainConfig = _help("training settings shared by every variant", default_factory=TrainConfig)
     variants: dict[str, VariantConfig] = _help("trained variants, one row each", default_factory=dict)
     aggregate: AggregateConfig = _help("aggregate stage", default_factory=AggregateConfig)
+    pairs: PairsConfig = _help("pair-task fine-tuning stage (BSC, methods.md §4)", default_factory=PairsConfig)
 
 
 def suggest(name: str, valid: typing.Iterable[str]) -> str:
@@ -269,3 +333,19 @@ def get_baseline(params: Params, name: str) -> BaselineConfig:
     if name not in params.baselines:
         raise ConfigError(f"unknown baseline '{name}'" + suggest(name, params.baselines))
     return params.baselines[name]
+
+
+def pair_run_config(params: Params, task: str, variant: str) -> tuple[PairTaskConfig, PairVariantConfig,
+                                                                      PairTrainConfig, dict[str, Any]]:
+    """The task, the variant, the merged train section (common < task < variant) and the loss
+    arguments (task's for this loss < variant's), each checked as strictly as params.yaml."""
+    pairs = params.pairs
+    if task not in pairs.tasks:
+        raise ConfigError(f"unknown pair task '{task}'" + suggest(task, pairs.tasks))
+    if variant not in pairs.variants:
+        raise ConfigError(f"unknown pair variant '{variant}'" + suggest(variant, pairs.variants))
+    t, v = pairs.tasks[task], pairs.variants[variant]
+    merged = dataclasses.asdict(pairs.train) | dict(t.train) | dict(v.train)
+    cfg = from_dict(PairTrainConfig, merged, f"pairs.variants.{variant}.train")
+    loss_args = dict(t.loss_args.get(v.loss or "", {})) | dict(v.loss_args)
+    return t, v, cfg, loss_args

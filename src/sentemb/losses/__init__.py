@@ -17,6 +17,9 @@ from sentemb.errors import ConfigError
 from sentemb.losses.arccon import ArcConLoss
 from sentemb.losses.barlow_twins import BarlowTwinsLoss
 from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.bsc import BatchSoftmaxContrastiveLoss
+from sentemb.losses.combo import ComboLoss
+from sentemb.losses.cosine_mse import CosineMSELoss
 from sentemb.losses.infonce import InfoNCELoss
 from sentemb.losses.mat import MATLoss
 from sentemb.losses.met import METLoss
@@ -24,6 +27,7 @@ from sentemb.losses.mhe import MHELoss
 from sentemb.losses.mhs import MHSLoss
 from sentemb.losses.mpt import MPTLoss
 from sentemb.losses.sg import SimulatedGradientLoss
+from sentemb.losses.triplet import TripletLoss
 from sentemb.losses.vicreg import VICRegLoss
 
 LOSSES: dict[str, type[nn.Module]] = {
@@ -37,6 +41,11 @@ LOSSES: dict[str, type[nn.Module]] = {
     "mhs": MHSLoss,
     "vicreg": VICRegLoss,
     "barlow_twins": BarlowTwinsLoss,
+    # pair scoring (methods.md §4): text_a/text_b/labels as anchor/positive/labels
+    "bsc": BatchSoftmaxContrastiveLoss,
+    "combo": ComboLoss,
+    "cosine_mse": CosineMSELoss,
+    "triplet": TripletLoss,
 }
 
 __all__ = ["LOSSES", "EmbeddingBatch", "InfoNCELoss", "LossOutput", "build_loss"]

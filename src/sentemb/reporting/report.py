@@ -11,6 +11,7 @@ from sentemb.data.senteval import TRANSFER_TASKS
 from sentemb.errors import ConfigError, DataError
 from sentemb.evaluation.tasks import sts_tasks
 from sentemb.reporting.curves import write_curves
+from sentemb.reporting.pairs import hardness_markdown, hardness_rows, pair_table, write_pair_curves
 from sentemb.reporting.paradigm import (
     ori_vs_mod_markdown,
     paradigm_rows,
@@ -81,18 +82,31 @@ def _provenance_lines(docs: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def has_pairs(params: Params) -> bool:
+    return bool(params.pairs.tasks and params.pairs.variants)
+
+
 def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path,
-              train_dir: Path | None = None, plots_dir: Path | None = None) -> list[Table]:
+              train_dir: Path | None = None, plots_dir: Path | None = None,
+              pairs_dir: Path | None = None) -> list[Table]:
     """Build every table (raising on any missing cell) before writing anything."""
     _check_reference(params)
     docs = load_rows(eval_dir, expected_rows(params))
     tables = build_tables(params, docs, train_dir)
+    hardness: list[tuple[str, str, str, float, float, float]] = []
+    if has_pairs(params):
+        if pairs_dir is None:
+            raise ConfigError("the BSC table needs the pair runs (--pairs-dir)")
+        tables.append(pair_table(params, pairs_dir))
+        hardness = hardness_rows(params, pairs_dir)
     figures: dict[str, list] = {}
     if train_dir is not None and plots_dir is not None:
         write_curves(train_dir, plots_dir, list(params.variants))
         write_gradient_curves(train_dir, plots_dir, list(params.variants))
         paradigm = next((t for t in tables if t.name == "paradigm"), None)
         figures = write_paradigm_plots(params, paradigm, train_dir, plots_dir)
+        if has_pairs(params) and pairs_dir is not None:
+            write_pair_curves(params, pairs_dir, plots_dir)
     for table in tables:
         write_table(table, out_dir)
     rel = Path("tables") if out_dir.parent == report_path.parent else out_dir
@@ -112,6 +126,10 @@ def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path,
         body += ["| " + " | ".join("–" if v is None else str(v) for v in row) + " |"
                  for row in figures["sg_components"]]
         body += ["", "Figures: plots `sg_margin`, `sg_weight_temperature`, `sg_ratio`; sweeps in README.", ""]
+    if hardness:
+        body += ["**Batch hardness by shuffle strategy** (mean over training steps; methods.md §4.4)", "",
+                 hardness_markdown(hardness),
+                 f"Per-step curves: `{plots_dir}/pairs/<task>-<variant>.tsv` (plot `metrics/plots/pairs`).", ""]
     if plots_dir is not None and params.variants:
         body += ["Training curves (per-step stats and STS-B dev) are TSV files under "
                  f"`{plots_dir}/steps` and `{plots_dir}/dev`: `dvc plots show`, `dvc plots diff HEAD~1`.", ""]

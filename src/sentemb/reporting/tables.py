@@ -31,15 +31,17 @@ class Table:
     columns: list[str]  # task names
     rows: list[tuple[str, list[float | None]]]  # (row label, cells incl. Avg. and extras)
     extras: tuple[str, ...] = ()
+    average: bool = True  # False: no Avg. column (cells on different scales, e.g. Spearman and F1)
 
     @property
     def headers(self) -> list[str]:
-        return ["Model"] + [HEADERS.get(c, c) for c in self.columns] + ["Avg."] + list(self.extras)
+        avg = ["Avg."] if self.average else []
+        return ["Model"] + [HEADERS.get(c, c) for c in self.columns] + avg + list(self.extras)
 
     @property
     def n_scores(self) -> int:
         """Cells that are scores (tasks and Avg.), before the extras."""
-        return len(self.columns) + 1
+        return len(self.columns) + int(self.average)
 
 
 def _fmt(table: Table, i: int, value: float | None) -> str:
