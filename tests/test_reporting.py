@@ -95,3 +95,28 @@ def test_training_curves_become_tsv_with_blanks_not_zeros(tmp_path: Path) -> Non
     assert (tmp_path / "plots/dev/v.tsv").read_text().splitlines() == ["step\tstsb_dev", "2\t80.0"]
     with pytest.raises(DataError, match="missing training log"):
         write_curves(train, tmp_path / "plots", ["absent"])
+
+
+def _seed_doc(offset: float, dev: float) -> dict:
+    return _doc(offset) | {"selection": {"stsb_dev": dev}}
+
+
+def test_several_seeds_show_mean_std_n_and_best_seed_on_dev() -> None:
+    runs = [("s1.json", _seed_doc(0.0, dev=80.0)), ("s2.json", _seed_doc(2.0, dev=79.0)),
+            ("s3.json", _seed_doc(4.0, dev=78.0))]
+    table = build_table("sts", "STS", STS_TASKS, {"a": runs, "b": ("b.json", _doc(1.0))})
+    assert table.headers[-1] == "Best seed (dev)"
+    label, cells = table.rows[0]
+    assert label == "a (3 seeds)" and cells[0] == pytest.approx(72.0)  # STS12: mean of 70, 72, 74
+    assert table.stds[0][0] == pytest.approx(2.0)  # sample std of 70, 72, 74
+    assert cells[-1] == pytest.approx(73.0)  # the seed with the best dev (80.0) has test Avg. 73.0, not the best 77.0
+    assert table.rows[1][0] == "b" and table.stds[1][0] is None
+    md = to_markdown(table)
+    assert "72.00 ± 2.00" in md and "| b | 71.00 |" in md
+    assert r"$\pm$" in to_latex(table)
+
+
+def test_best_seed_needs_the_dev_score() -> None:
+    runs = [("s1.json", _doc(0.0)), ("s2.json", _doc(1.0))]
+    with pytest.raises(DataError, match=r"s1\.json: no finite selection\.stsb_dev"):
+        build_table("sts", "STS", STS_TASKS, {"a": runs})

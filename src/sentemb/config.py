@@ -136,6 +136,22 @@ class VariantConfig:
     train: dict[str, Any] = _help("overrides of the common train section for this variant", default_factory=dict)
 
 
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """Geometry analysis (methods.md §6.1, §7.1) of every row, and over training steps."""
+
+    min_type_count: int = _help("token types occurring fewer times are not analysed (§6.1: 5)", 5)
+    baseline_samples: int = _help("sentences drawn for the anisotropy baseline, one token each (§6.1: 1000)", 1000)
+    occurrence: Literal["first", "all"] = _help("self-similarity uses the first or every occurrence per sentence",
+                                                "first")
+    seed: int = _help("seed of the baseline's sentence and token draws", 0)
+    batch_size: int = _help("sentences per forward pass", 64)
+    align_threshold: float = _help("alignment positives: STS-B test pairs with gold above this (§7.1: 4.0)", 4.0)
+    spectrum_size: int = _help("leading singular values stored (normalised by the largest)", 64)
+    dynamics_sentences: int = _help(
+        "training: analyse this many of the sentence set at every dev evaluation (0: off)", 256)
+
+
 Shuffle = Literal["none", "random", "example_knn", "shingle", "cluster"]
 PairSource = Literal["STSBenchmark", "SICKRelatedness", "MRPC", "qqp", "antique", "cqa_a", "cqa_b", "pfcc_s", "file"]
 
@@ -209,6 +225,7 @@ class Params:
     variants: dict[str, VariantConfig] = _help("trained variants, one row each", default_factory=dict)
     aggregate: AggregateConfig = _help("aggregate stage", default_factory=AggregateConfig)
     pairs: PairsConfig = _help("pair-task fine-tuning stage (BSC, methods.md §4)", default_factory=PairsConfig)
+    analyze: AnalyzeConfig = _help("geometry analysis stage (methods.md §6, §7.1)", default_factory=AnalyzeConfig)
 
 
 def suggest(name: str, valid: typing.Iterable[str]) -> str:
