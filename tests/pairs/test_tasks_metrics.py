@@ -93,3 +93,18 @@ def test_classification_thresholds_come_from_dev_only() -> None:
     assert out["f1"] == pytest.approx(80.0) and out["accuracy"] == pytest.approx(75.0)
     with pytest.raises(ValueError, match="both classes"):
         classification_metrics(dev_scores, np.ones(4), test_scores, test_gold)
+
+
+def test_ensure_splits_moves_dev_to_test_and_carves_whole_queries() -> None:
+    from sentemb.pairs.records import Pair, PairTask
+    from sentemb.pairs.tasks import ensure_splits
+
+    train = [Pair(f"q{g}", f"a{g}-{k}", float(k == 0), group=f"g{g}") for g in range(20) for k in range(3)]
+    dev = [Pair("x", "y", 1.0, group="d")]
+    out = ensure_splits(PairTask("t", "ranking", {"train": train, "dev": dev}), seed=3)
+    assert out.splits["test"] == dev  # no labelled test split: report on the official dev split
+    carved = {p.group for p in out.splits["dev"]}
+    assert len(carved) == 2 and not carved & {p.group for p in out.splits["train"]}  # 10% of 20 queries
+    assert len(out.splits["dev"]) == 6 and len(out.splits["train"]) == 54
+    with pytest.raises(DataError, match="neither a test nor a dev"):
+        ensure_splits(PairTask("t", "ranking", {"train": train}), seed=3)
