@@ -19,11 +19,15 @@ def main() -> None:
     parser.add_argument("--train-dir", help="per-step training logs (metrics/train)")
     parser.add_argument("--plots", help="directory for the TSV training curves")
     parser.add_argument("--pairs-dir", help="pair-run metrics and logs (metrics/pairs)")
+    parser.add_argument("--analysis-dir", help="geometry analyses (metrics/analysis)")
+    parser.add_argument("--figures", help="directory for the PNG figures of the report")
     args = parser.parse_args()
     run_entry_point(lambda: aggregate(load_params(args.params), Path(args.eval_dir), Path(args.out),
                                       Path(args.report), args.train_dir and Path(args.train_dir),
                                       args.plots and Path(args.plots),
-                                      args.pairs_dir and Path(args.pairs_dir)) and None)
+                                      args.pairs_dir and Path(args.pairs_dir),
+                                      args.analysis_dir and Path(args.analysis_dir),
+                                      args.figures and Path(args.figures)) and None)
 
 
 if __name__ == "__main__":

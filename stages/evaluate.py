@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
 from sentemb.config import Params, get_baseline, get_variant, load_params
 from sentemb.errors import ConfigError
 from sentemb.evaluation.runner import EvalRequest, evaluate
-from sentemb.utils.io import write_json
+from sentemb.utils.io import read_json, write_json
 from sentemb.utils.logging import run_entry_point
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--model", help="exported model directory of the variant")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--run", help="the variant's run (<variant>.s<seed>) this model comes from")
     args = parser.parse_args()
 
     def run() -> None:
@@ -59,7 +61,12 @@ def main() -> None:
                 cfg = replace(cfg, first_layer_index=row.first_layer_index)
             req = EvalRequest.from_config(row.model, row.pooler, cfg, args.data_dir, revision=row.revision)
             share = sibling_poolers(params, args.baseline)
-        write_json(args.output, evaluate(req, share) | {"row": args.variant or args.baseline})
+        doc = evaluate(req, share) | {"row": args.variant or args.baseline}
+        if args.variant:  # the dev score that chose this checkpoint: picks the best seed on dev, never on test
+            meta = read_json(Path(args.model) / "sentemb.json")
+            doc |= {"run": args.run or args.variant,
+                    "selection": {"stsb_dev": meta.get("stsb_dev"), "step": meta.get("step")}}
+        write_json(args.output, doc)
 
     run_entry_point(run)
 

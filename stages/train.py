@@ -22,13 +22,15 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True, help="the prepare stage's output")
     parser.add_argument("--model-dir", required=True, help="checkpoint and exported model go here")
     parser.add_argument("--metrics-dir", required=True, help="per-step JSONL and the summary JSON")
+    parser.add_argument("--seed", type=int, help="training seed of this run (default: train.seed)")
+    parser.add_argument("--run", help="file stem of this run in --metrics-dir (default: the variant name)")
     args = parser.parse_args()
 
     def run() -> None:
         summary = run_variant(load_params(args.params), args.variant, Path(args.data_dir), Path(args.model_dir),
-                              Path(args.metrics_dir))
+                              Path(args.metrics_dir), seed=args.seed, run=args.run)
         if ddp.rank() == 0:
-            write_json(Path(args.metrics_dir) / f"{args.variant}.json", summary)
+            write_json(Path(args.metrics_dir) / f"{args.run or args.variant}.json", summary)
 
     run_entry_point(run)
 

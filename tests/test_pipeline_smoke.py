@@ -53,6 +53,11 @@ def make_mirror(dst: Path) -> Path:
         pairs = zip(_lines(POS, n, 4), _lines(NEG, n, 5))
         rows = [f"{i % 2}\t{i}\t{i + 1}\t{a}\t{b}" for i, (a, b) in enumerate(pairs)]
         _write(down / "MRPC" / name, ["\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"] + rows)
+    # STS-B test: the analysis sentence set; content words recur so every token group is defined
+    subjects, verbs = ("a man", "the dog", "a woman", "the cat"), ("is playing music", "is running in the park")
+    _write(down / "STS/STSBenchmark/sts-test.csv",
+           [f"main-captions\tMSRvid\t2012test\t{i:04d}\t{i * 5 / 7:.3f}\t{subjects[i % 4]} {verbs[i % 2]} .\t"
+            f"{subjects[(i + 1) % 4]} {verbs[i % 2]} ." for i in range(8)])
     sums = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  ./{p.relative_to(dst)}"
             for p in sorted(dst.rglob("*")) if p.is_file() and p.name != "SHA256SUMS"]
     _write(dst / "SHA256SUMS", sums)
@@ -88,6 +93,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["variants"]["mhe_mod"]["train"].update(eval_steps=1, save_steps=1)
     params["aggregate"]["paradigm_reference"] = "tiny_cls"
     params["evaluate"].update(mode="fasttest", cache_dir=str(tmp / "cache"))
+    params["analyze"].update(min_type_count=2, baseline_samples=4, batch_size=4, dynamics_sentences=4)
     # Pair runs (BSC, methods.md §4): two tasks x three variants, two epochs of 3 batches each.
     params["pairs"]["train"].update(batch_size=4, max_seq_length=16, group_size=2, knn_candidates=4, n_clusters=3,
                                     shingle_size=1)
@@ -104,20 +110,28 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
     first = _dvc(project, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
     variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
-    for row in ("tiny_avg", "tiny_cls", *variants):
-        doc = json.loads((project / f"metrics/eval/{row}.json").read_text())
+    runs = {"tiny_avg": "tiny_avg", "tiny_cls": "tiny_cls"} | {v: f"{v}.s42" for v in variants}
+    for row, run in runs.items():
+        doc = json.loads((project / f"metrics/eval/{run}.json").read_text())
         assert len(doc["scores"]) == (7 if row == "mhe_mod" else 14)  # the paradigm row: STS only
         assert all(math.isfinite(v) for v in doc["scores"].values())
         assert doc["provenance"]["mode"] == "fasttest" and doc["split"] == "test"
-    for name in ("sts", "transfer", "paradigm", "pairs"):
+    for name in ("sts", "transfer", "paradigm", "pairs", "geometry"):
         for ext in ("md", "csv", "tex"):
             assert (project / f"metrics/tables/{name}.{ext}").stat().st_size > 0
     report = (project / "metrics/report.md").read_text()
     assert all(row in report for row in ("tiny_cls", *variants))
     for variant in variants:
-        assert json.loads((project / f"metrics/train/{variant}.json").read_text())["steps"] == 2
-        assert (project / f"metrics/plots/steps/{variant}.tsv").read_text().startswith("step\t")
-        assert (project / f"metrics/plots/grad/{variant}.tsv").read_text().startswith("step\tgd_mean")
+        run = f"{variant}.s42"
+        assert json.loads((project / f"metrics/train/{run}.json").read_text())["steps"] == 2
+        assert (project / f"metrics/plots/steps/{run}.tsv").read_text().startswith("step\t")
+        assert (project / f"metrics/plots/grad/{run}.tsv").read_text().startswith("step\tgd_mean")
+        assert (project / f"metrics/plots/dynamics/{run}.tsv").read_text().count("\n") == 3  # header + 2 evals
+    for run in ("tiny_avg", "simcse_unsup.s42"):
+        analysis = json.loads((project / f"metrics/analysis/{run}.json").read_text())
+        assert len(analysis["layers"]) == 3 and analysis["sentences"]["n"] == 8  # embeddings + 2 layers
+    for png in ("layers", "align_uniform", "loss", "stsb_dev", "sts_avg", "pair_hardness"):
+        assert (project / f"metrics/figures/{png}.png").stat().st_size > 1000 and f"figures/{png}.png" in report
     assert "mhe_mod\tmhe\tmod\t" in (project / "metrics/plots/paradigm/ori_vs_mod.tsv").read_text()
     pairs = json.loads((project / "metrics/pairs/mrpc-bsc.json").read_text())
     assert pairs["split"] == "test" and {"f1", "accuracy"} <= pairs["test"].keys() and pairs["best_epoch"] in (0, 1)
@@ -130,7 +144,8 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
     assert "Batch hardness by shuffle strategy" in report
     shown = _dvc(project, "plots", "show", "--json")
     assert shown.returncode == 0, shown.stderr
-    assert {"ori_vs_mod", "sg_margin", "metrics/plots/grad/mhe_mod.tsv"} <= set(json.loads(shown.stdout)["data"])
+    assert {"ori_vs_mod", "sg_margin", "metrics/plots/grad/mhe_mod.s42.tsv",
+            "metrics/plots/analysis/tiny_avg.tsv"} <= set(json.loads(shown.stdout)["data"])
     prepare = json.loads((project / "metrics/prepare.json").read_text())
     assert prepare["wiki"]["used"] == 8
 
@@ -149,7 +164,7 @@ def test_cli_on_raw_senteval_dir_matches_the_stage(project: Path) -> None:
          "--data-dir", str(Path(params["data"]["mirror_dir"]) / "senteval/downstream")],
         capture_output=True, text=True, timeout=120, cwd=project)
     assert run.returncode == 0, run.stderr
-    stage = json.loads((project / "metrics/eval/tiny_avg.json").read_text())["scores"]
+    stage = json.loads((project / "metrics/eval/tiny_avg.json").read_text())["scores"]  # a baseline: no seed
     cli = json.loads(out.read_text())["scores"]
     assert cli == {k: stage[k] for k in cli} and len(cli) == 7
 

@@ -40,13 +40,14 @@ def _fixture(tmp: Path, drop_grad: str | None = None) -> tuple[Path, Path]:
     train_dir.mkdir()
     docs = {"base": _doc(0), "simcse": _doc(5), "mhe_ori": _doc(1, True), "mhe_mod": _doc(3, True),
             "sg_r2": _doc(2, True)}
-    for name, doc in docs.items():
-        (eval_dir / f"{name}.json").write_text(json.dumps(doc))
-    for name in ("simcse", "mhe_ori", "mhe_mod", "sg_r2"):
+    for name, doc in docs.items():  # variants: one run per seed, <variant>.s<seed>
+        (eval_dir / f"{name if name == 'base' else name + '.s42'}.json").write_text(json.dumps(doc))
+    for variant in ("simcse", "mhe_ori", "mhe_mod", "sg_r2"):
+        name = f"{variant}.s42"
         steps = [{"step": 1, "loss": 1.0, "grad/gd_mean": 0.2, "grad/gd_nonzero": 1.0, "grad/w_max": 0.5,
                   "grad/w_entropy": 1.0, "grad/r_mean": 1.0},
                  {"step": 2, "loss": 0.5, "grad/gd_mean": 0.0, "grad/gd_nonzero": 0.0}]  # no W/R: none active
-        if name in (drop_grad, "simcse"):  # a main-table run without diagnostics
+        if variant in (drop_grad, "simcse"):  # a main-table run without diagnostics
             steps = [{"step": 1, "loss": 1.0}]
         (train_dir / f"{name}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
         (train_dir / f"{name}.dev.jsonl").write_text(json.dumps({"step": 2, "stsb_dev": 80.0}) + "\n")
@@ -83,15 +84,15 @@ def test_figures_tsv(tmp_path: Path) -> None:
     sg = (tmp_path / "plots/paradigm/sg_components.tsv").read_text().splitlines()
     assert sg[0] == "row\tmargin\tweight_temperature\tpower\tratio\tgate\tstsb_dev\tsts_avg"
     assert sg[1] == "sg_r2\t0.3\t0.05\t\t2.0\tTrue\t81.23\t65.0"  # defaults filled in, power blank (null)
-    grad = (tmp_path / "plots/grad/mhe_mod.tsv").read_text().splitlines()
+    grad = (tmp_path / "plots/grad/mhe_mod.s42.tsv").read_text().splitlines()
     assert grad[0].split("\t") == ["step", "gd_mean", "gd_nonzero", "w_max", "w_entropy", "r_mean"]
     assert grad[2] == "2\t0.0\t0.0\t\t\t"  # blanks, not zeros
-    assert not (tmp_path / "plots/grad/simcse.tsv").exists()  # no diagnostics logged: no empty curve
+    assert not (tmp_path / "plots/grad/simcse.s42.tsv").exists()  # no diagnostics logged: no empty curve
 
 
 def test_missing_diagnostics_raise_and_nothing_is_written(tmp_path: Path) -> None:
     eval_dir, train_dir = _fixture(tmp_path, drop_grad="mhe_mod")
-    with pytest.raises(DataError, match=r"mhe_mod\.jsonl: no gradient diagnostics"):
+    with pytest.raises(DataError, match=r"mhe_mod\.s42\.jsonl: no gradient diagnostics"):
         aggregate(_params(), eval_dir, tmp_path / "t", tmp_path / "r.md", train_dir, tmp_path / "plots")
     assert not (tmp_path / "t").exists() and not (tmp_path / "r.md").exists()
 

@@ -179,3 +179,30 @@ def test_every_shipped_variant_trains_two_steps(workdir: Path, tmp_path: Path, v
     assert all("grad/gd_mean" in row for row in rows)  # measured GD/W/R for every loss (methods.md §5.4)
     if variant == "diffcse":
         assert summary["generator"] == "random_replacement"
+
+
+def test_learning_dynamics_are_logged_and_do_not_change_training(workdir: Path, tmp_path: Path) -> None:
+    """The analysis at each dev evaluation (methods.md §6.2, SimCSE Fig. 2) only reads the
+    model in eval mode: with it off, the step log, dev curve and weights are identical."""
+    def run(out: Path, n: int) -> dict:
+        params = from_dict(Params, _params(workdir) | {"analyze": {"dynamics_sentences": n, "baseline_samples": 3,
+                                                                     "min_type_count": 2}})
+        return run_variant(params, "v", workdir / "prepared", out / "models", out / "metrics", seed=11, run="v.s11")
+
+    on, off = run(tmp_path / "on", 4), run(tmp_path / "off", 0)
+    assert on["seed"] == 11 and on["run"] == "v.s11" and _untimed(on) == _untimed(off)
+    dyn = [json.loads(line) for line in (tmp_path / "on/metrics/v.s11.dynamics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in dyn] == [2, 4, 6]  # one row per dev evaluation
+    assert {"alignment", "uniformity", "spectrum"} <= dyn[0]["sentence"].keys()
+    assert len(dyn[0]["layers"]) == 3 and "anisotropy_baseline" in dyn[0]["layers"][-1]  # embeddings + 2 layers
+    assert (tmp_path / "off/metrics/v.s11.dynamics.jsonl").read_text() == ""
+    assert _rows(tmp_path / "on/metrics/v.s11.jsonl") == _rows(tmp_path / "off/metrics/v.s11.jsonl")
+    assert _rows(tmp_path / "on/metrics/v.s11.dev.jsonl") == _rows(tmp_path / "off/metrics/v.s11.dev.jsonl")
+
+
+def test_seed_override_changes_the_run(workdir: Path, tmp_path: Path) -> None:
+    params = from_dict(Params, _params(workdir))
+    a = run_variant(params, "v", workdir / "prepared", tmp_path / "a", tmp_path / "m", seed=1, run="v.s1")
+    b = run_variant(params, "v", workdir / "prepared", tmp_path / "b", tmp_path / "m", seed=2, run="v.s2")
+    assert (a["seed"], b["seed"]) == (1, 2)
+    assert _rows(tmp_path / "m/v.s1.jsonl") != _rows(tmp_path / "m/v.s2.jsonl")  # another seed, another run

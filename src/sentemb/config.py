@@ -223,9 +223,15 @@ class Params:
     baselines: dict[str, BaselineConfig] = _help("rows evaluated without training", default_factory=dict)
     train: TrainConfig = _help("training settings shared by every variant", default_factory=TrainConfig)
     variants: dict[str, VariantConfig] = _help("trained variants, one row each", default_factory=dict)
+    seeds: list[int] = _help("every variant is trained once per seed (dvc.yaml matrix); tables show "
+                             "mean ± std over them", default_factory=lambda: [42])
     aggregate: AggregateConfig = _help("aggregate stage", default_factory=AggregateConfig)
     pairs: PairsConfig = _help("pair-task fine-tuning stage (BSC, methods.md §4)", default_factory=PairsConfig)
     analyze: AnalyzeConfig = _help("geometry analysis stage (methods.md §6, §7.1)", default_factory=AnalyzeConfig)
+
+    def __post_init__(self) -> None:
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: expected a non-empty list of distinct integers, got {self.seeds}")
 
 
 def suggest(name: str, valid: typing.Iterable[str]) -> str:
@@ -366,3 +372,13 @@ def pair_run_config(params: Params, task: str, variant: str) -> tuple[PairTaskCo
     cfg = from_dict(PairTrainConfig, merged, f"pairs.variants.{variant}.train")
     loss_args = dict(t.loss_args.get(v.loss or "", {})) | dict(v.loss_args)
     return t, v, cfg, loss_args
+
+
+def run_name(variant: str, seed: int) -> str:
+    """File stem of one training run: ``<variant>.s<seed>`` (metrics/train, metrics/eval, models)."""
+    return f"{variant}.s{seed}"
+
+
+def variant_runs(params: Params, variant: str) -> list[str]:
+    """The runs of ``variant``, one per entry of ``seeds``, in that order."""
+    return [run_name(variant, seed) for seed in params.seeds]

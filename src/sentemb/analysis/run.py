@@ -94,32 +94,39 @@ def layer_metrics(layer: list[np.ndarray], ids: list[np.ndarray], groups: dict[s
     intra = g.intra_sentence_similarity(layer)
     out |= {"intra_sim": intra, "intra_sim_adjusted": intra - baseline}
     shares = [g.rogue_shares(v) for v in occ.values()]
-    out |= {f"rogue_top{k}": float(np.mean([g.top_k_share(sh, k) for sh in shares])) for k in ROGUE_K}
+    out |= {f"rogue_top{k}": float(np.mean([g.top_k_share(sh, k) for sh in shares])) if shares else None
+            for k in ROGUE_K}
     return out | g.norm_stats(layer)
 
 
-def sentence_metrics(encoder: SentenceEncoder, pairs: list[tuple[str, str, float]], s: AnalyzeConfig
-                     ) -> dict[str, Any]:
+def sentence_metrics(encoder: SentenceEncoder, pairs: list[tuple[str, str, float]], s: AnalyzeConfig,
+                     data_pairs: int | None = None) -> dict[str, Any]:
+    """§7.1 and the spectrum with the model's pooler: alignment over every pair with gold >
+    ``align_threshold``; uniformity and spectrum over the distinct sentences of the first
+    ``data_pairs`` pairs (all by default). Alignment is None when no pair is positive."""
     positive = [(a, b) for a, b, gold in pairs if gold > s.align_threshold]
-    data = list(dict.fromkeys(t for a, b, _ in pairs for t in (a, b)))
-    vecs = encoder.encode(data, s.batch_size)
-    index = {t: i for i, t in enumerate(data)}
-    x = np.stack([vecs[index[a]] for a, _ in positive])
-    y = np.stack([vecs[index[b]] for _, b in positive])
-    spectrum = g.singular_spectrum(vecs)
-    return {"alignment": g.alignment(x, y), "uniformity": g.uniformity(vecs), "n_positive_pairs": len(positive),
-            "n_sentences": len(data), "spectrum": spectrum[:s.spectrum_size].tolist(),
-            "spectrum_area": float(spectrum.mean())}
+    data = list(dict.fromkeys(t for a, b, _ in pairs[:data_pairs] for t in (a, b)))
+    texts = list(dict.fromkeys(data + [t for pair in positive for t in pair]))
+    vecs = encoder.encode(texts, s.batch_size)
+    index = {t: i for i, t in enumerate(texts)}
+    align = None
+    if positive:
+        align = g.alignment(vecs[[index[a] for a, _ in positive]], vecs[[index[b] for _, b in positive]])
+    spectrum = g.singular_spectrum(vecs[[index[t] for t in data]])
+    return {"alignment": align, "uniformity": g.uniformity(vecs[[index[t] for t in data]]),
+            "n_positive_pairs": len(positive), "n_sentences": len(data),
+            "spectrum": spectrum[:s.spectrum_size].tolist(), "spectrum_area": float(spectrum.mean())}
 
 
 def analyze_encoder(encoder: SentenceEncoder, sentences: list[str], pairs: list[tuple[str, str, float]],
-                    s: AnalyzeConfig) -> dict[str, Any]:
-    """Every §6.1 metric per layer and the §7.1 sentence metrics for one model state."""
+                    s: AnalyzeConfig, data_pairs: int | None = None) -> dict[str, Any]:
+    """Every §6.1 metric per layer on ``sentences`` and the §7.1 sentence metrics for one model
+    state (``data_pairs``: see ``sentence_metrics``)."""
     layers, ids = hidden_layers(encoder, sentences, s.batch_size)
     groups = token_groups(encoder.tokenizer, ids)
     rng = np.random.default_rng(s.seed)
     per_layer = [{"layer": i} | layer_metrics(layer, ids, groups, s, rng) for i, layer in enumerate(layers)]
-    return {"layers": per_layer, "sentence": sentence_metrics(encoder, pairs, s),
+    return {"layers": per_layer, "sentence": sentence_metrics(encoder, pairs, s, data_pairs),
             "groups": {k: len(v) for k, v in groups.items()}}
 
 

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sentemb.config import Params
+from sentemb.config import Params, variant_runs
 from sentemb.errors import DataError
 from sentemb.evaluation.tasks import sts_tasks
 from sentemb.losses import build_loss
@@ -37,13 +37,16 @@ def paradigm_rows(params: Params) -> list[str]:
     return [name for name, v in params.variants.items() if v.table == "paradigm"]
 
 
-def training_means(train_dir: Path, variant: str) -> dict[str, float | None]:
-    """Mean of each component over the steps that logged it; None if no step did (e.g. W and R
-    when no anchor ever received gradient), never 0."""
-    path = train_dir / f"{variant}.jsonl"
-    if not path.exists():
-        raise DataError(path, f"missing training log of paradigm row '{variant}'")
-    rows = read_jsonl(path)
+def training_means(train_dir: Path, runs: list[str]) -> dict[str, float | None]:
+    """Mean of each component over the steps that logged it, over every run (seed) of a row;
+    None if no step did (e.g. W and R when no anchor ever received gradient), never 0."""
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        path = train_dir / f"{run}.jsonl"
+        if not path.exists():
+            raise DataError(path, f"missing training log of paradigm run '{run}'")
+        rows += read_jsonl(path)
+    path = train_dir / f"{runs[0]}.jsonl"
     out: dict[str, float | None] = {}
     for header, key in COMPONENTS.items():
         values = [float(r[key]) for r in rows if r.get(key) is not None]
@@ -55,17 +58,18 @@ def training_means(train_dir: Path, variant: str) -> dict[str, float | None]:
     return out
 
 
-def paradigm_table(params: Params, docs: dict[str, tuple[str, dict[str, Any]]], train_dir: Path) -> Table:
+def paradigm_table(params: Params, docs: dict[str, list[tuple[str, dict[str, Any]]]], train_dir: Path) -> Table:
     rows = paradigm_rows(params)
     reference = params.aggregate.paradigm_reference
-    labels = ([reference] if reference else []) + rows
+    keys = ([reference] if reference else []) + rows
     base = build_table("paradigm", params.aggregate.paradigm_title, sts_tasks(params.evaluate.mode),
-                       {r: docs[r] for r in labels})
+                       {r: docs[r] for r in keys})
     cells = []
-    for label, scores in base.rows:
-        means = training_means(train_dir, label) if label in rows else dict.fromkeys(COMPONENTS)
+    for key, (label, scores) in zip(base.ids, base.rows):
+        means = training_means(train_dir, variant_runs(params, key)) if key in rows else dict.fromkeys(COMPONENTS)
         cells.append((label, scores + list(means.values())))
-    return Table(base.name, base.caption, base.columns, cells, extras=tuple(COMPONENTS))
+    return Table(base.name, base.caption, base.columns, cells, extras=base.extras + tuple(COMPONENTS),
+                 stds=base.stds, ids=base.ids)
 
 
 def form(loss_args: dict[str, Any]) -> str:
@@ -73,7 +77,7 @@ def form(loss_args: dict[str, Any]) -> str:
 
 
 def _sts_avg(table: Table, row: str) -> float:
-    return next(cells[table.n_scores - 1] for label, cells in table.rows if label == row)  # type: ignore[return-value]
+    return table.row(row)[table.n_scores - 1]  # type: ignore[return-value]
 
 
 def _write_tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -92,6 +96,15 @@ def ori_vs_mod(params: Params, table: Table) -> list[list[object]]:
     return out
 
 
+def _best_dev(summary_path: Path, row: str) -> float:
+    if not summary_path.exists():
+        raise DataError(summary_path, f"missing training summary of sg row '{row}'")
+    best = read_json(summary_path).get("best_dev_stsb")
+    if not isinstance(best, (int, float)) or not math.isfinite(best):
+        raise DataError(summary_path, f"best_dev_stsb is {best!r}, not a finite number")
+    return float(best)
+
+
 def sg_components(params: Params, table: Table, train_dir: Path) -> list[list[object]]:
     out = []
     for name in paradigm_rows(params):
@@ -99,12 +112,8 @@ def sg_components(params: Params, table: Table, train_dir: Path) -> list[list[ob
         if v.loss != "sg":
             continue
         loss = build_loss("sg", **v.loss_args)  # the values that ran, defaults included
-        summary_path = train_dir / f"{name}.json"
-        if not summary_path.exists():
-            raise DataError(summary_path, f"missing training summary of sg row '{name}'")
-        best = read_json(summary_path).get("best_dev_stsb")
-        if not isinstance(best, (int, float)) or not math.isfinite(best):
-            raise DataError(summary_path, f"best_dev_stsb is {best!r}, not a finite number")
+        bests = [_best_dev(train_dir / f"{run}.json", name) for run in variant_runs(params, name)]
+        best = sum(bests) / len(bests)  # mean over seeds, like the table's STS cells
         out.append([name] + [getattr(loss, f) for f in SG_FIELDS] + [round(best, 2), _sts_avg(table, name)])
     return out
 
@@ -123,7 +132,7 @@ def write_paradigm_plots(params: Params, table: Table | None, train_dir: Path, p
 
 
 def write_gradient_curves(train_dir: Path, plots_dir: Path, variants: list[str]) -> None:
-    """plots/grad/<variant>.tsv: step and the ``grad/*`` stats (prefix dropped); blank, not 0,
+    """plots/grad/<run>.tsv for each run in ``variants``: step and the ``grad/*`` stats (prefix dropped); blank, not 0,
     where a step did not log one. A log without diagnostics (``train.grad_diagnostics: false``,
     or a run older than them) gets no file rather than a file with no curve."""
     for variant in variants:

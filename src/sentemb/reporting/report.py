@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentemb.config import Params, suggest
+from sentemb.config import Params, suggest, variant_runs
 from sentemb.data.senteval import TRANSFER_TASKS
 from sentemb.errors import ConfigError, DataError
 from sentemb.evaluation.tasks import sts_tasks
+from sentemb.reporting.analysis import (
+    geometry_table,
+    load_analyses,
+    load_dynamics,
+    write_dynamics_tsvs,
+    write_figures,
+    write_layer_tsvs,
+)
 from sentemb.reporting.curves import write_curves
 from sentemb.reporting.pairs import hardness_markdown, hardness_rows, pair_table, write_pair_curves
 from sentemb.reporting.paradigm import (
@@ -41,17 +50,24 @@ def main_rows(params: Params) -> list[str]:
     return list(params.baselines) + [n for n, v in params.variants.items() if v.table == "main"]
 
 
-def load_rows(eval_dir: Path, rows: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-    docs = {}
+def row_runs(params: Params, row: str) -> list[str]:
+    """File stems of a row's evaluations: a baseline's own name, or one run per seed."""
+    return variant_runs(params, row) if row in params.variants else [row]
+
+
+def load_rows(params: Params, eval_dir: Path, rows: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    docs: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for row in rows:
-        path = eval_dir / f"{row}.json"
-        if not path.exists():
-            raise DataError(path, f"missing evaluation output for row '{row}' (run `dvc repro evaluate@{row}`)")
-        docs[row] = (str(path), read_json(path))
+        for run in row_runs(params, row):
+            path = eval_dir / f"{run}.json"
+            if not path.exists():
+                stage = f"evaluate_variant@{run.replace('.s', '-')}" if row in params.variants else f"evaluate@{row}"
+                raise DataError(path, f"missing evaluation output for row '{row}' (run `dvc repro {stage}`)")
+            docs.setdefault(row, []).append((str(path), read_json(path)))
     return docs
 
 
-def build_tables(params: Params, docs: dict[str, tuple[str, dict[str, Any]]],
+def build_tables(params: Params, docs: dict[str, list[tuple[str, dict[str, Any]]]],
                  train_dir: Path | None = None) -> list[Table]:
     cfg, tables = params.evaluate, []
     main = main_rows(params)
@@ -73,12 +89,13 @@ def _check_reference(params: Params) -> None:
         raise ConfigError(f"aggregate.paradigm_reference: '{ref}' is not a baseline" + suggest(ref, params.baselines))
 
 
-def _provenance_lines(docs: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
-    lines = ["| Row | Model | Pooler | Mode | Model sha256 | Eval wall (s) |", "|---|---|---|---|---|---:|"]
-    for row, (_, doc) in docs.items():
-        p = doc.get("provenance", {})
-        lines.append(f"| {row} | {p.get('model')} | {p.get('pooler')} | {p.get('mode')} | "
-                     f"`{str(p.get('model_sha256', ''))[:12]}` | {p.get('wall_seconds')} |")
+def _provenance_lines(docs: dict[str, list[tuple[str, dict[str, Any]]]]) -> list[str]:
+    lines = ["| Run | Model | Pooler | Mode | Model sha256 | Eval wall (s) |", "|---|---|---|---|---|---:|"]
+    for row, runs in docs.items():
+        for source, doc in runs:
+            p = doc.get("provenance", {})
+            lines.append(f"| {doc.get('run', row)} | {p.get('model')} | {p.get('pooler')} | {p.get('mode')} | "
+                         f"`{str(p.get('model_sha256', ''))[:12]}` | {p.get('wall_seconds')} |")
     return lines
 
 
@@ -86,55 +103,108 @@ def has_pairs(params: Params) -> bool:
     return bool(params.pairs.tasks and params.pairs.variants)
 
 
+@dataclass(frozen=True)
+class Dirs:
+    """Inputs and outputs of the aggregate stage (None: that part of the report is skipped)."""
+
+    eval: Path
+    tables: Path
+    report: Path
+    train: Path | None = None
+    plots: Path | None = None
+    pairs: Path | None = None
+    analysis: Path | None = None
+    figures: Path | None = None
+
+
 def aggregate(params: Params, eval_dir: Path, out_dir: Path, report_path: Path,
-              train_dir: Path | None = None, plots_dir: Path | None = None,
-              pairs_dir: Path | None = None) -> list[Table]:
+              train_dir: Path | None = None, plots_dir: Path | None = None, pairs_dir: Path | None = None,
+              analysis_dir: Path | None = None, figures_dir: Path | None = None) -> list[Table]:
     """Build every table (raising on any missing cell) before writing anything."""
+    d = Dirs(eval_dir, out_dir, report_path, train_dir, plots_dir, pairs_dir, analysis_dir, figures_dir)
     _check_reference(params)
-    docs = load_rows(eval_dir, expected_rows(params))
-    tables = build_tables(params, docs, train_dir)
+    docs = load_rows(params, d.eval, expected_rows(params))
+    tables = build_tables(params, docs, d.train)
     hardness: list[tuple[str, str, str, float, float, float]] = []
     if has_pairs(params):
-        if pairs_dir is None:
+        if d.pairs is None:
             raise ConfigError("the BSC table needs the pair runs (--pairs-dir)")
-        tables.append(pair_table(params, pairs_dir))
-        hardness = hardness_rows(params, pairs_dir)
-    figures: dict[str, list] = {}
-    if train_dir is not None and plots_dir is not None:
-        write_curves(train_dir, plots_dir, list(params.variants))
-        write_gradient_curves(train_dir, plots_dir, list(params.variants))
-        paradigm = next((t for t in tables if t.name == "paradigm"), None)
-        figures = write_paradigm_plots(params, paradigm, train_dir, plots_dir)
-        if has_pairs(params) and pairs_dir is not None:
-            write_pair_curves(params, pairs_dir, plots_dir)
+        tables.append(pair_table(params, d.pairs))
+        hardness = hardness_rows(params, d.pairs)
+    geometry = load_analyses(params, d.analysis) if d.analysis is not None else {}
+    if geometry:
+        tables.append(geometry_table(geometry))
+    dynamics = load_dynamics(params, d.train) if d.train is not None and d.analysis is not None else {}
+    extra = _write_plots(params, d, tables, geometry, dynamics) if d.train and d.plots else {}
+    made = (write_figures(params, geometry, dynamics, d.train, tables, hardness, d.figures)
+            if d.figures is not None and d.train is not None and geometry else {})
     for table in tables:
-        write_table(table, out_dir)
-    rel = Path("tables") if out_dir.parent == report_path.parent else out_dir
-    body = ["# Results", "", "Generated by the `aggregate` stage from `metrics/eval/*.json`; "
-            "do not edit by hand.", ""]
+        write_table(table, d.tables)
+    body = _report_body(params, d, tables, extra, hardness, made) + ["## Provenance", ""] + _provenance_lines(docs)
+    with atomic_open(d.report) as handle:
+        handle.write("\n".join(body + [""]))
+    log.info("wrote %d tables, %d figures and %s", len(tables), len(made), d.report)
+    return tables
+
+
+def _write_plots(params: Params, d: Dirs, tables: list[Table], geometry: dict[str, list[dict[str, Any]]],
+                 dynamics: dict[str, list[dict[str, Any]]]) -> dict[str, list]:
+    """The TSVs behind `dvc plots`; returns the paradigm figure rows for the report."""
+    assert d.train is not None and d.plots is not None
+    runs = [run for v in params.variants for run in variant_runs(params, v)]
+    write_curves(d.train, d.plots, runs)
+    write_gradient_curves(d.train, d.plots, runs)
+    if has_pairs(params) and d.pairs is not None:
+        write_pair_curves(params, d.pairs, d.plots)
+    write_layer_tsvs(geometry, d.plots)
+    write_dynamics_tsvs(dynamics, d.plots)
+    paradigm = next((t for t in tables if t.name == "paradigm"), None)
+    return write_paradigm_plots(params, paradigm, d.train, d.plots)
+
+
+def _rel(target: Path, report: Path) -> Path:
+    """``target`` as a link from the report's directory (it usually sits beside the report)."""
+    return target.relative_to(report.parent) if target.is_relative_to(report.parent) else target
+
+
+FIGURE_CAPTIONS = {
+    "sts_avg": "STS Avg. (test) per row",
+    "layers": "Geometry by layer (methods.md §6.1), first seed of each row",
+    "align_uniform": "Alignment vs uniformity of sentence embeddings (§7.1; SimCSE Fig. 3), lower-left is better",
+    "trajectories": "Alignment/uniformity every dev evaluation during training (SimCSE Fig. 2)",
+    "isotropy_steps": "Anisotropy baseline of the last layer over training steps (learning dynamics, §6.2)",
+    "loss": "Training loss per step",
+    "stsb_dev": "STS-B dev Spearman x100 at each evaluation (the checkpoint selection metric)",
+    "pair_hardness": "Batch hardness per pair run: mean over steps of the max off-diagonal cosine (§4.4)",
+}
+
+
+def _report_body(params: Params, d: Dirs, tables: list[Table], extra: dict[str, list],
+                 hardness: list[tuple[str, str, str, float, float, float]], made: dict[str, Path]) -> list[str]:
+    rel = _rel(d.tables, d.report)
+    body = ["# Results", "", "Generated by the `aggregate` stage from `metrics/{eval,train,pairs,analysis}`; "
+            "do not edit by hand. Every table states its split.", ""]
     for table in tables:
-        body += [to_markdown(table),
-                 f"Files: [{table.name}.md]({rel}/{table.name}.md), [csv]({rel}/{table.name}.csv), "
+        body += [to_markdown(table), f"Files: [{table.name}.md]({rel}/{table.name}.md), [csv]({rel}/{table.name}.csv), "
                  f"[tex]({rel}/{table.name}.tex)", ""]
-    if figures.get("ori_vs_mod"):
+    if extra.get("ori_vs_mod"):
         body += ["**Non-contrastive objectives, original vs modified (STS Avg.)**", "",
-                 ori_vs_mod_markdown(figures["ori_vs_mod"]),
-                 f"Figure: `dvc plots show` (plot `ori_vs_mod`, from `{plots_dir}/paradigm/ori_vs_mod.tsv`).", ""]
-    if figures.get("sg_components"):
+                 ori_vs_mod_markdown(extra["ori_vs_mod"]),
+                 f"Figure: `dvc plots show` (plot `ori_vs_mod`, from `{d.plots}/paradigm/ori_vs_mod.tsv`).", ""]
+    if extra.get("sg_components"):
         body += ["**The sg probe: best STS-B dev against each component**", "",
                  "| Row | m | τ_w | p | R | gate | STS-B dev | STS Avg. |", "|---|---:|---:|---:|---:|---|---:|---:|"]
-        body += ["| " + " | ".join("–" if v is None else str(v) for v in row) + " |"
-                 for row in figures["sg_components"]]
+        body += ["| " + " | ".join("–" if v is None else str(v) for v in row) + " |" for row in extra["sg_components"]]
         body += ["", "Figures: plots `sg_margin`, `sg_weight_temperature`, `sg_ratio`; sweeps in README.", ""]
     if hardness:
         body += ["**Batch hardness by shuffle strategy** (mean over training steps; methods.md §4.4)", "",
                  hardness_markdown(hardness),
-                 f"Per-step curves: `{plots_dir}/pairs/<task>-<variant>.tsv` (plot `metrics/plots/pairs`).", ""]
-    if plots_dir is not None and params.variants:
-        body += ["Training curves (per-step stats and STS-B dev) are TSV files under "
-                 f"`{plots_dir}/steps` and `{plots_dir}/dev`: `dvc plots show`, `dvc plots diff HEAD~1`.", ""]
-    body += ["## Provenance", ""] + _provenance_lines(docs) + [""]
-    with atomic_open(report_path) as handle:
-        handle.write("\n".join(body))
-    log.info("wrote %d tables and %s", len(tables), report_path)
-    return tables
+                 f"Per-step curves: `{d.plots}/pairs/<task>-<variant>.tsv` (plot `metrics/plots/pairs`).", ""]
+    if made:
+        body += ["## Figures", ""]
+        for name, path in made.items():
+            body += [f"**{FIGURE_CAPTIONS[name]}**", "", f"![{name}]({_rel(path, d.report)})", ""]
+    if d.plots is not None and params.variants:
+        body += ["Interactive versions: `dvc plots show` and `dvc plots diff HEAD~1` over the TSVs under "
+                 f"`{d.plots}` (steps, dev, grad, analysis, dynamics, pairs).", ""]
+    return body

@@ -39,6 +39,11 @@ class Table:
     extras: tuple[str, ...] = ()
     average: bool = True  # False: no Avg. column (cells on different scales, e.g. Spearman and F1)
     stds: tuple[tuple[float | None, ...], ...] = ()  # per row, per score cell: std over seeds (None: 1 seed)
+    ids: tuple[str, ...] = ()  # per row: the params key it comes from (labels may carry "(n seeds)")
+
+    def row(self, key: str) -> list[float | None]:
+        """Cells of the row built from params key ``key``."""
+        return self.rows[self.ids.index(key)][1]
 
     @property
     def headers(self) -> list[str]:
@@ -58,7 +63,8 @@ def _fmt(table: Table, i: int, value: float | None, std: float | None = None) ->
         return f"{value:.2f}" if std is None else f"{value:.2f} ± {std:.2f}"
     # diagnostics: 3 significant digits; numerical noise of the float64 solve (~1e-11, e.g. the
     # entropy of one-hot weights) is shown as a bound rather than as a misleading 8.7e-12
-    return "<1e-6" if 0 < abs(value) < 1e-6 else f"{value:.3g}"
+    shown = "<1e-6" if 0 < abs(value) < 1e-6 else f"{value:.3g}"
+    return shown if std is None else f"{shown} ± {std:.2g}"
 
 
 def _std(table: Table, r: int, i: int) -> float | None:
@@ -114,7 +120,7 @@ def build_table(name: str, caption: str, tasks: Sequence[str], docs: Mapping[str
         stds.append(tuple(sd for _, sd in stats))
     split = splits.pop() if splits else "test"
     return Table(name, f"{caption} [{split} split]", list(tasks), rows,
-                 extras=("Best seed (dev)",) if multi else (), stds=tuple(stds))
+                 extras=("Best seed (dev)",) if multi else (), stds=tuple(stds), ids=tuple(runs))
 
 
 def to_markdown(table: Table) -> str:

@@ -45,6 +45,7 @@ class RunPaths:
     checkpoint: Path  # resumable state, overwritten every save_steps
     steps_log: Path  # metrics/train/<variant>.jsonl (per-step stats)
     dev_log: Path  # metrics/train/<variant>.dev.jsonl (per-evaluation dev scores)
+    dynamics_log: Path | None = None  # metrics/train/<variant>.dynamics.jsonl (geometry at each evaluation)
 
 
 def total_steps(n: int, cfg: TrainConfig, world: int) -> int:
@@ -93,11 +94,13 @@ def _row(step: int, state: LoopState, lr: float, out_stats: dict[str, torch.Tens
 
 def train(objective: Objective, data: TrainData, cfg: TrainConfig, paths: RunPaths,
           evaluate_dev: Callable[[], dict[str, float]], export_best: Callable[[int, float], None],
-          run_id: str = "") -> dict[str, Any]:
+          run_id: str = "", analyze: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run (or resume) training; returns the summary written to ``metrics/train/<variant>.json``.
 
     A checkpoint is resumed only when its ``run_id`` (a hash of the variant's resolved params)
-    matches: a checkpoint left by a killed run under other params is discarded.
+    matches: a checkpoint left by a killed run under other params is discarded. ``analyze``, when
+    given, runs after every dev evaluation and its result goes to ``paths.dynamics_log`` (the
+    learning dynamics of methods.md §6.2 and SimCSE's Figure 2); it never affects training.
     """
     world, rank = ddp.world_size(), ddp.rank()
     params = objective.trainable_parameters()
@@ -114,8 +117,9 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, paths: RunPat
         else:
             state = loaded
             log.info("resumed from %s at step %d", paths.checkpoint, state.step)
-    for path in (paths.steps_log, paths.dev_log):
-        _truncate_log(path, state.step) if state.step else path.unlink(missing_ok=True)
+    for path in (paths.steps_log, paths.dev_log, paths.dynamics_log):
+        if path is not None:
+            _truncate_log(path, state.step) if state.step else path.unlink(missing_ok=True)
     epoch_len = min(len(data), steps_per_epoch(len(data), cfg.batch_size, world) * cfg.batch_size * world)
     objective.train()
     started, sentences = time.perf_counter(), 0
@@ -147,6 +151,8 @@ def train(objective: Objective, data: TrainData, cfg: TrainConfig, paths: RunPat
             _append(paths.steps_log, row)
         if state.step % cfg.eval_steps == 0 or state.step == total:
             _evaluate(state, evaluate_dev, export_best, paths, rank)
+            if analyze is not None and paths.dynamics_log is not None and rank == 0:
+                _append(paths.dynamics_log, {"step": state.step, **analyze()})
         if state.step % cfg.save_steps == 0 and state.step < total and rank == 0:
             state.elapsed_s += time.perf_counter() - started
             started = time.perf_counter()

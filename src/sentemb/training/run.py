@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentemb.config import Params, TrainConfig, VariantConfig, get_variant, params_hash, variant_train_config
+from sentemb.config import (
+    AnalyzeConfig,
+    Params,
+    TrainConfig,
+    VariantConfig,
+    get_variant,
+    params_hash,
+    variant_train_config,
+)
 from sentemb.data.records import TaskData
 from sentemb.data.senteval import load_task
 from sentemb.errors import ConfigError
@@ -111,8 +121,28 @@ def dev_scores(encoder: SentenceEncoder, tasks: dict[str, TaskData]) -> dict[str
     return {"stsb_dev": stsb, "sickr_dev": sick, "avg_dev": (stsb + sick) / 2}
 
 
-def run_variant(params: Params, name: str, prepared_dir: Path, model_dir: Path, metrics_dir: Path) -> dict[str, Any]:
+def dynamics_probe(encoder: Callable[[], SentenceEncoder], prepared_dir: Path, cfg: AnalyzeConfig
+                   ) -> Callable[[], dict[str, Any]] | None:
+    """The analysis run at every dev evaluation (None when ``dynamics_sentences`` is 0): §6.1 per
+    layer on the first ``dynamics_sentences`` sentences of the analysis set, uniformity on their
+    pairs' sentences, alignment on every positive STS-B test pair (as the analysis stage)."""
+    if cfg.dynamics_sentences <= 0:
+        return None
+    from sentemb.analysis.run import analysis_data, analyze_encoder
+
+    sentences, pairs = analysis_data(prepared_dir)
+    n = cfg.dynamics_sentences
+    return lambda: analyze_encoder(encoder(), sentences[:n], pairs, cfg, data_pairs=n)
+
+
+def run_variant(params: Params, name: str, prepared_dir: Path, model_dir: Path, metrics_dir: Path,
+                seed: int | None = None, run: str | None = None) -> dict[str, Any]:
+    """Train variant ``name``; ``seed`` overrides ``train.seed`` (one run of the ``seeds`` matrix)
+    and ``run`` names its files in ``metrics_dir`` (default: the variant name)."""
     v, cfg = get_variant(params, name), variant_train_config(params, name)
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
+    run = run or name
     check_variant(name, v)
     ddp.init_from_env()
     seed_everything(cfg.seed)
@@ -134,10 +164,15 @@ def run_variant(params: Params, name: str, prepared_dir: Path, model_dir: Path, 
         export_model(model_dir / "model", objective.encoder.backbone, tokenizer, eval_pooler=v.eval_pooler,
                      head=getattr(objective, "head", None), meta=meta | {"step": step, "stsb_dev": score})
 
-    paths = RunPaths(model_dir / "checkpoint.pt", metrics_dir / f"{name}.jsonl", metrics_dir / f"{name}.dev.jsonl")
+    paths = RunPaths(model_dir / "checkpoint.pt", metrics_dir / f"{run}.jsonl", metrics_dir / f"{run}.dev.jsonl",
+                     metrics_dir / f"{run}.dynamics.jsonl")
+    analyze = dynamics_probe(lambda: eval_encoder(objective, v), prepared_dir, params.analyze)
     summary = train(objective, data, cfg, paths, lambda: dev_scores(eval_encoder(objective, v), tasks), export_best,
-                    run_id=meta["params_hash"])
-    summary |= {"variant": name, "objective": v.objective, "loss": v.loss, "eval_pooler": v.eval_pooler,
+                    run_id=meta["params_hash"], analyze=analyze)
+    if analyze is None:  # dynamics off: an empty log, so the stage's declared output exists
+        paths.dynamics_log.touch()  # type: ignore[union-attr]
+    summary |= {"variant": name, "seed": cfg.seed, "run": run, "objective": v.objective, "loss": v.loss,
+                "eval_pooler": v.eval_pooler,
                 "generator": getattr(objective, "generator_name", None), "precision": cfg.precision,
                 "resolved_precision": resolved_precision(objective.device, cfg.precision),
                 "device": str(objective.device), "params_hash": meta["params_hash"]}
