@@ -181,7 +181,7 @@ class PairTrainConfig:
 
 @dataclass(frozen=True)
 class PairTaskConfig:
-    source: PairSource = _help("offline SentEval task, an online loader (pairs/sources.py) or 'file'")
+    source: PairSource = _help("offline SentEval task, an online loader (pairs/sources/) or 'file'")
     metric: str = _help("headline metric: selects the best epoch on dev and leads the table")
     table_metrics: list[str] = _help("metrics shown for this task in the BSC table", default_factory=list)
     label: str = _help("column title in the BSC table", "")

@@ -45,7 +45,7 @@ def load_pair_task(t: PairTaskConfig, name: str, data_dir: Path, cache_dir: Path
         kind = "ranking" if all(p.group is not None for p in splits["test"]) else (
             "classification" if {p.label for p in splits["test"]} <= {0.0, 1.0} else "regression")
         task = PairTask(name, kind, splits)  # type: ignore[arg-type]
-    else:  # online: download (or reuse the cache), then parse (pairs/sources.py)
+    else:  # online: download (or reuse the cache), then parse (pairs/sources/)
         source = PAIR_SOURCES[t.source]
         task = source.read(source.fetch(cache_dir / t.source))
     task = ensure_splits(task, seed)
