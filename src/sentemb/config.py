@@ -186,6 +186,8 @@ class PairTaskConfig:
     table_metrics: list[str] = _help("metrics shown for this task in the BSC table", default_factory=list)
     label: str = _help("column title in the BSC table", "")
     path: str | None = _help("source 'file': directory with train.tsv, dev.tsv, test.tsv", None)
+    kind: Literal["regression", "classification", "ranking"] | None = _help(
+        "source 'file': which metrics apply (the offline and online sources know their kind)", None)
     max_train_pairs: int | None = _help("seeded sample of at most this many training pairs (null: all)", None)
     relevant_at: float = _help("ranking: normalised label at or above which a candidate is relevant", 0.5)
     loss_args: dict[str, dict[str, Any]] = _help(

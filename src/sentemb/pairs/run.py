@@ -39,12 +39,10 @@ def load_pair_task(t: PairTaskConfig, name: str, data_dir: Path, cache_dir: Path
     if t.source in OFFLINE:
         task = load_offline_task(t.source, data_dir, seed)
     elif t.source == "file":
-        if t.path is None:
-            raise ConfigError(f"pairs.tasks.{name}.path: source 'file' needs a directory with train/dev/test.tsv")
-        splits = {s: read_pair_file(Path(t.path) / f"{s}.tsv") for s in ("train", "dev", "test")}
-        kind = "ranking" if all(p.group is not None for p in splits["test"]) else (
-            "classification" if {p.label for p in splits["test"]} <= {0.0, 1.0} else "regression")
-        task = PairTask(name, kind, splits)  # type: ignore[arg-type]
+        if t.path is None or t.kind is None:
+            raise ConfigError(f"pairs.tasks.{name}: source 'file' needs path (a directory with train/dev/test.tsv) "
+                              "and kind (regression | classification | ranking)")
+        task = PairTask(name, t.kind, {s: read_pair_file(Path(t.path) / f"{s}.tsv") for s in ("train", "dev", "test")})
     else:  # online: download (or reuse the cache), then parse (pairs/sources/)
         source = PAIR_SOURCES[t.source]
         task = source.read(source.fetch(cache_dir / t.source))
