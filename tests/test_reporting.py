@@ -114,6 +114,9 @@ def test_several_seeds_show_mean_std_n_and_best_seed_on_dev() -> None:
     md = to_markdown(table)
     assert "72.00 ± 2.00" in md and "| b | 71.00 |" in md
     assert r"$\pm$" in to_latex(table)
+    csv = to_csv(table).splitlines()
+    assert csv[0].split(",")[-1] == "Best seed (dev) std" and csv[1].split(",")[10] == "2.0"  # STS12 std
+    assert csv[2].split(",")[10] == ""  # a single-seed row has no spread
 
 
 def test_best_seed_needs_the_dev_score() -> None:

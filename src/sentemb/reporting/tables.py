@@ -135,10 +135,16 @@ def to_markdown(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    lines = [",".join(table.headers)]
-    # machine-readable: scores to 2 decimals as printed, diagnostics at full precision
-    lines += [",".join([label] + ["" if v is None else f"{v:.2f}" if i < table.n_scores else repr(v)
-                                  for i, v in enumerate(cells)]) for label, cells in table.rows]
+    """Means as printed (scores to 2 decimals, diagnostics at full precision); with several seeds,
+    one ``<header> std`` column per cell follows (blank for single-seed rows)."""
+    spread = any(sd is not None for row in table.stds for sd in row)
+    headers = table.headers + ([f"{h} std" for h in table.headers[1:]] if spread else [])
+    lines = [",".join(headers)]
+    for r, (label, cells) in enumerate(table.rows):
+        values = ["" if v is None else f"{v:.2f}" if i < table.n_scores else repr(v) for i, v in enumerate(cells)]
+        if spread:
+            values += ["" if (sd := _std(table, r, i)) is None else repr(sd) for i in range(len(cells))]
+        lines.append(",".join([label] + values))
     return "\n".join(lines) + "\n"
 
 
