@@ -1,4 +1,5 @@
-"""The ``sentemb`` command line. ``sentemb evaluate`` runs the same code as the evaluate stage."""
+"""The ``sentemb`` command line. ``sentemb evaluate`` runs the same code as the evaluate stage;
+``sentemb sweep-plot`` draws the aggregate figure of a DVC-experiment sweep."""
 
 from __future__ import annotations
 
@@ -48,12 +49,34 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     log.info("scores: %s", doc["scores"])
 
 
+def _sweep_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("sweep-plot", help="metric against a swept param over the DVC experiments of a sweep")
+    p.add_argument("--param", required=True, help="e.g. variants.simcse_unsup.loss_args.temperature")
+    p.add_argument("--metric", required=True, help="e.g. metrics/eval/simcse_unsup.s42.json:scores.STSBenchmark")
+    p.add_argument("--output", required=True, help="PNG path (written atomically)")
+
+
+def _run_sweep(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import dvc.api
+
+    from sentemb.reporting.figures import save
+    from sentemb.reporting.sweeps import fig_sweep, sweep_points
+
+    points = sweep_points(dvc.api.exp_show(), args.param, args.metric)
+    save(fig_sweep(points, args.param, args.metric), Path(args.output))
+    for value, score, name in points:
+        log.info("%s = %s: %s %.4f", name, value, args.metric, score)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sentemb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _evaluate_parser(sub)
+    _sweep_parser(sub)
     args = parser.parse_args(argv)
-    run_entry_point(lambda: _run_evaluate(args))
+    run_entry_point(lambda: _run_sweep(args) if args.command == "sweep-plot" else _run_evaluate(args))
 
 
 if __name__ == "__main__":
