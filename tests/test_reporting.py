@@ -123,3 +123,10 @@ def test_best_seed_needs_the_dev_score() -> None:
     runs = [("s1.json", _doc(0.0)), ("s2.json", _doc(1.0))]
     with pytest.raises(DataError, match=r"s1\.json: no finite selection\.stsb_dev"):
         build_table("sts", "STS", STS_TASKS, {"a": runs})
+
+
+def test_report_starts_with_the_best_row_of_each_column(tmp_path: Path) -> None:
+    _write(tmp_path / "eval", {"row_a": _doc(0), "row_b": _doc(2)})
+    aggregate(_params(), tmp_path / "eval", tmp_path / "tables", tmp_path / "report.md")
+    report = (tmp_path / "report.md").read_text()
+    assert "- **sts**: STS12: row_b (72.00);" in report and "Avg.: row_b (75.00)" in report
