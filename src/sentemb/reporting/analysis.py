@@ -19,8 +19,9 @@ from typing import Any
 from sentemb.config import Params, variant_runs
 from sentemb.errors import DataError
 from sentemb.reporting import figures as F  # noqa: N812
+from sentemb.reporting.curves import write_tsv
 from sentemb.reporting.tables import Table, seed_stats
-from sentemb.utils.io import atomic_open, read_json, read_jsonl
+from sentemb.utils.io import read_json, read_jsonl
 
 LAYER_KEYS = ("anisotropy_baseline", "intra_sim", "intra_sim_adjusted", "self_sim_all", "self_sim_all_adjusted",
               "self_sim_content_adjusted", "self_sim_function_adjusted", "self_sim_special_adjusted",
@@ -67,18 +68,11 @@ def geometry_table(docs: dict[str, list[dict[str, Any]]]) -> Table:
                  stds=tuple(stds))
 
 
-def _tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    with atomic_open(path) as handle:
-        handle.write("\t".join(header) + "\n")
-        for row in rows:
-            handle.write("\t".join("" if v is None else str(v) for v in row) + "\n")
-
-
 def write_layer_tsvs(docs: dict[str, list[dict[str, Any]]], plots_dir: Path) -> None:
     for runs in docs.values():
         for doc in runs:
             stem = Path(doc["_source"]).stem
-            _tsv(plots_dir / "analysis" / f"{stem}.tsv", ["layer", *LAYER_KEYS],
+            write_tsv(plots_dir / "analysis" / f"{stem}.tsv", ["layer", *LAYER_KEYS],
                  [[layer["layer"]] + [layer.get(k) for k in LAYER_KEYS] for layer in doc["layers"]])
 
 
@@ -97,7 +91,7 @@ def load_dynamics(params: Params, train_dir: Path) -> dict[str, list[dict[str, A
 def write_dynamics_tsvs(dynamics: dict[str, list[dict[str, Any]]], plots_dir: Path) -> None:
     header = ["step", "alignment", "uniformity", *LAYER_KEYS]
     for run, rows in dynamics.items():
-        _tsv(plots_dir / "dynamics" / f"{run}.tsv", header,
+        write_tsv(plots_dir / "dynamics" / f"{run}.tsv", header,
              [[r["step"], r["sentence"]["alignment"], r["sentence"]["uniformity"]]
               + [r["layers"][-1].get(k) for k in LAYER_KEYS] for r in rows])
 

@@ -14,15 +14,20 @@ from sentemb.utils.io import atomic_open, read_jsonl
 KINDS = {"steps": ".jsonl", "dev": ".dev.jsonl"}  # plots/<kind>/<variant>.tsv <- train/<variant><suffix>
 
 
+def write_tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """One TSV for ``dvc plots``, written atomically; None is a blank cell, never 0."""
+    with atomic_open(path) as handle:
+        handle.write("\t".join(header) + "\n")
+        for row in rows:
+            handle.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+
+
 def jsonl_to_tsv(src: Path, dst: Path) -> int:
     if not src.exists():
         raise DataError(src, "missing training log; run `dvc repro train@<variant>`")
     rows = read_jsonl(src)
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with atomic_open(dst) as handle:
-        handle.write("\t".join(columns) + "\n")
-        for row in rows:
-            handle.write("\t".join("" if row.get(c) is None else str(row[c]) for c in columns) + "\n")
+    write_tsv(dst, columns, [[row.get(c) for c in columns] for row in rows])
     return len(rows)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from sentemb.config import Params
 from sentemb.errors import DataError
+from sentemb.reporting.curves import write_tsv
 from sentemb.reporting.tables import Table
-from sentemb.utils.io import atomic_open, read_json, read_jsonl
+from sentemb.utils.io import read_json, read_jsonl
 
 METRIC_NAMES = {"spearman": "Spearman", "pearson": "Pearson", "f1": "F1", "accuracy": "Acc.", "mrr": "MRR",
                 "map": "MAP", "p@1": "P@1", "ndcg@1": "nDCG@1"}
@@ -75,11 +76,9 @@ def write_pair_curves(params: Params, pairs_dir: Path, plots_dir: Path) -> None:
         for variant, v in params.pairs.variants.items():
             if v.loss is None:
                 continue
+            keys = ["trial", "step", "epoch", "loss", *HARDNESS]
             rows = read_jsonl(pairs_dir / f"{task}-{variant}.jsonl")
-            with atomic_open(plots_dir / "pairs" / f"{task}-{variant}.tsv") as handle:
-                handle.write("trial\tstep\tepoch\tloss\t" + "\t".join(HARDNESS) + "\n")
-                for r in rows:
-                    handle.write("\t".join(str(r[k]) for k in ("trial", "step", "epoch", "loss", *HARDNESS)) + "\n")
+            write_tsv(plots_dir / "pairs" / f"{task}-{variant}.tsv", keys, [[r[k] for k in keys] for r in rows])
 
 
 def hardness_markdown(rows: list[tuple[str, str, str, float, float, float]]) -> str:

@@ -22,8 +22,9 @@ from sentemb.config import Params, variant_runs
 from sentemb.errors import DataError
 from sentemb.evaluation.tasks import sts_tasks
 from sentemb.losses import build_loss
+from sentemb.reporting.curves import write_tsv
 from sentemb.reporting.tables import Table, build_table
-from sentemb.utils.io import atomic_open, read_json, read_jsonl
+from sentemb.utils.io import read_json, read_jsonl
 
 NON_CONTRASTIVE = ("mhe", "mhs", "vicreg", "barlow_twins")
 SWITCHES = ("w_gd", "w_w", "w_r")
@@ -80,13 +81,6 @@ def _sts_avg(table: Table, row: str) -> float:
     return table.row(row)[table.n_scores - 1]  # type: ignore[return-value]
 
 
-def _write_tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    with atomic_open(path) as handle:
-        handle.write("\t".join(header) + "\n")
-        for row in rows:
-            handle.write("\t".join("" if v is None else str(v) for v in row) + "\n")
-
-
 def ori_vs_mod(params: Params, table: Table) -> list[list[object]]:
     out = []
     for name in paradigm_rows(params):
@@ -124,9 +118,9 @@ def write_paradigm_plots(params: Params, table: Table | None, train_dir: Path, p
     figures: dict[str, list] = {"ori_vs_mod": [], "sg_components": []}
     if table is not None:
         figures = {"ori_vs_mod": ori_vs_mod(params, table), "sg_components": sg_components(params, table, train_dir)}
-    _write_tsv(plots_dir / "paradigm" / "ori_vs_mod.tsv", ["row", "objective", "form", "sts_avg"],
+    write_tsv(plots_dir / "paradigm" / "ori_vs_mod.tsv", ["row", "objective", "form", "sts_avg"],
                figures["ori_vs_mod"])
-    _write_tsv(plots_dir / "paradigm" / "sg_components.tsv",
+    write_tsv(plots_dir / "paradigm" / "sg_components.tsv",
                ["row", *SG_FIELDS, "stsb_dev", "sts_avg"], figures["sg_components"])
     return figures
 
@@ -140,7 +134,7 @@ def write_gradient_curves(train_dir: Path, plots_dir: Path, variants: list[str])
         keys = list(dict.fromkeys(k for r in rows for k in r if k.startswith("grad/")))
         if not keys:
             continue
-        _write_tsv(plots_dir / "grad" / f"{variant}.tsv", ["step"] + [k.removeprefix("grad/") for k in keys],
+        write_tsv(plots_dir / "grad" / f"{variant}.tsv", ["step"] + [k.removeprefix("grad/") for k in keys],
                    [[r["step"]] + [r.get(k) for k in keys] for r in rows])
 
 
