@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from sentemb.analysis import geometry as g
 from sentemb.config import AnalyzeConfig
+from sentemb.config.jobs import AnalyzeJob
 from sentemb.data.senteval import load_task
 from sentemb.models.encoder import SentenceEncoder
 
@@ -135,3 +136,21 @@ def provenance(sentences: list[str], s: AnalyzeConfig) -> dict[str, Any]:
             "settings": asdict(s), "choices": g.CHOICES,
             "groups_defined_as": {"special": "tokenizer special ids", "function": "sklearn ENGLISH_STOP_WORDS",
                                   "content": "other tokens with a letter"}}
+
+
+def analyze_job(job: AnalyzeJob, data_dir: Path, model: Path | None = None) -> dict[str, Any]:
+    """The analysis stage's document for one row: ``model`` is a trained run's exported model
+    (None: the job's untrained backbone)."""
+    import time
+
+    from sentemb.models.encoder import load_backbone, model_checksum, resolve_model_path
+    from sentemb.utils.device import pick_device
+
+    path = model if model is not None else resolve_model_path(job.model.model, job.model.revision)  # type: ignore[union-attr]
+    backbone, tokenizer = load_backbone(path)
+    encoder = SentenceEncoder(backbone, tokenizer, job.pooler, job.first_layer_index).to(pick_device())
+    sentences, pairs = analysis_data(Path(data_dir))
+    started = time.perf_counter()
+    result = analyze_encoder(encoder, sentences, pairs, job.analyze)
+    return {"row": job.run, "model": str(path), "pooler": job.pooler, "model_sha256": model_checksum(path),
+            **provenance(sentences, job.analyze), **result, "wall_s": time.perf_counter() - started}

@@ -91,20 +91,36 @@ def _parse(source: RawSource) -> tuple[list[str], list[tuple[str, str, str]], di
     return wiki, nli, tasks
 
 
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The DVC metric of the prepare stage: what was used, flat (the rest goes to the details)."""
+    return {"wiki_used": metrics["wiki"]["used"], "wiki_available": metrics["wiki"]["available"],
+            "nli_used": metrics["nli"]["used"], "nli_available": metrics["nli"]["available"],
+            "verified": int(metrics["strict_upstream"])}
+
+
+def details_path(metrics_path: Path) -> Path:
+    return metrics_path.with_name(metrics_path.stem + ".details.json")
+
+
 def _commit(out_dir: Path, metrics_path: Path, wiki: list[str], nli: list[tuple[str, str, str]],
             tasks: dict[str, TaskData], metrics: dict[str, Any]) -> None:
-    """Data dir first (atomically), then the metrics file; nothing is left behind on failure."""
+    """Data dir first (atomically), then the metrics files; nothing is left behind on failure."""
     manifest = {"format_version": FORMAT_VERSION, "source": metrics["source"], "tasks": list(tasks),
-                "counts": metrics["counts"], "wiki": metrics["wiki"], "nli": metrics["nli"]}
-    staged: Path | None = None
+                "counts": metrics["counts"], "wiki": metrics["wiki"], "nli": metrics["nli"],
+                "verified": metrics["strict_upstream"]}
+    staged: list[tuple[Path, Path]] = []
     try:
         with atomic_dir(out_dir) as tmp:
             metrics["outputs_sha256"] = _write_outputs(tmp, wiki, nli, tasks, manifest)
-            staged = _stage_json(metrics_path, metrics)  # fully written before the dir is swapped in
-        os.replace(staged, metrics_path)
+            # fully written before the dir is swapped in
+            staged = [(_stage_json(details_path(metrics_path), metrics), details_path(metrics_path)),
+                      (_stage_json(metrics_path, headline(metrics)), metrics_path)]
+        for tmp_path, final in staged:
+            os.replace(tmp_path, final)
     finally:
-        if staged is not None and staged.exists():
-            staged.unlink()
+        for tmp_path, _ in staged:
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def prepare(cfg: DataConfig, out_dir: Path, metrics_path: Path) -> dict[str, Any]:

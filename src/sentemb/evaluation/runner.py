@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from sentemb.config import EvaluateConfig, params_hash
+from sentemb.config import params_hash
+from sentemb.config.jobs import EvalJob
 from sentemb.data.records import TaskData
 from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS, is_prepared, load_task, split_files
 from sentemb.evaluation.cache import EmbeddingCache, cache_key
-from sentemb.evaluation.sts import headline, score_sts_task
+from sentemb.evaluation.sts import headline, headline_items, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
 from sentemb.evaluation.transfer import evaluate_transfer
 from sentemb.models.encoder import SentenceEncoder, load_backbone, model_checksum, resolve_model_path
-from sentemb.utils.io import sha256_file
+from sentemb.utils.io import atomic_open, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,31 @@ class EvalRequest:
     seed: int = 1111
     cache_dir: str | None = "data/cache/embeddings"
 
+    precision: str = "fp32"
+
     @classmethod
-    def from_config(cls, model: str, pooler: str, cfg: EvaluateConfig, data_dir: str, **kw: Any) -> EvalRequest:
-        return cls(model=model, pooler=pooler, tasks=cfg.tasks, mode=cfg.mode, data_dir=data_dir,
-                   batch_size=cfg.batch_size, max_length=cfg.max_length, first_layer_index=cfg.first_layer_index,
-                   seed=cfg.seed, cache_dir=cfg.cache_dir, **kw)
+    def from_job(cls, job: EvalJob, data_dir: str, model: str | None = None) -> EvalRequest:
+        """The request of an evaluate stage; ``model`` is a trained run's exported model."""
+        name = model if model is not None else job.model.model  # type: ignore[union-attr]
+        revision = None if model is not None else job.model.revision  # type: ignore[union-attr]
+        return cls(model=name, pooler=job.pooler, tasks=job.tasks, mode=job.mode, data_dir=data_dir,
+                   revision=revision, batch_size=job.batch_size, max_length=job.max_length,
+                   first_layer_index=job.first_layer_index, seed=job.seed, cache_dir=job.cache_dir,
+                   precision=job.precision)
+
+
+def headline_metrics(doc: dict[str, Any]) -> dict[str, float]:
+    """The DVC metric of an evaluation: the headline scores and averages, flat, and the wall time."""
+    out = dict(doc["scores"])
+    out |= {k: doc[k] for k in ("avg_sts", "avg_transfer") if k in doc}
+    return out | {"wall_s": doc["provenance"]["wall_seconds"]}
+
+
+def write_items(path: Path, items: dict[str, np.ndarray]) -> None:
+    """The per-item outputs a paired bootstrap resamples (``<task>/cos``, ``<task>/gold`` for STS,
+    ``<task>/pred``, ``<task>/label`` for transfer), as one npz written atomically."""
+    with atomic_open(path, "wb") as handle:
+        np.savez_compressed(handle, **items)
 
 
 def _git_commit() -> str | None:
@@ -107,7 +128,7 @@ def _encode_into_caches(encoder: SentenceEncoder, req: EvalRequest, caches: dict
     return len(todo)
 
 
-def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = ()) -> dict[str, Any]:
+def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = (), items_path: Path | None = None) -> dict[str, Any]:
     """Run the protocol for ``req`` and return the result document (see module docstring).
 
     ``share_poolers``: other poolers whose embeddings of the same model the caller will ask for
@@ -128,16 +149,22 @@ def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = ()) -> dict[str,
 
     scores: dict[str, float] = {}
     details: dict[str, Any] = {}
+    items: dict[str, np.ndarray] = {}
     for name, task in tasks.items():
         if name in STS_TASKS:
             result = score_sts_task(task, cache.lookup)
             scores[name] = round(_check_finite(name, headline(name, result, req.mode)), 2)
+            items[f"{name}/cos"], items[f"{name}/gold"] = headline_items(name, result, req.mode)
+            result.pop("_items")
         else:
             result = evaluate_transfer(task, cache.lookup, req.mode, seed=req.seed)
             key_ = "devacc" if req.mode == "dev" else "acc"
             scores[name] = round(_check_finite(name, float(result[key_])), 2)
+            items[f"{name}/pred"], items[f"{name}/label"] = result.pop("_pred"), result.pop("_label")
         details[name] = result
         log.info("%s: %.2f", name, scores[name])
+    if items_path is not None:
+        write_items(items_path, items)
 
     doc: dict[str, Any] = {"scores": scores}
     for family, members in (("avg_sts", STS_TASKS), ("avg_transfer", TRANSFER_TASKS)):

@@ -46,7 +46,8 @@ def _correlations(sys_scores: np.ndarray, gold: np.ndarray, where: str) -> dict[
 
 
 def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray]) -> dict[str, Any]:
-    """Per-split and aggregated correlations (raw, in [-1, 1]) for one STS task."""
+    """Per-split and aggregated correlations (raw, in [-1, 1]) for one STS task; ``_items`` maps
+    each split to its (cosines, gold) arrays (not JSON: the per-item outputs)."""
     per_split: dict[str, dict[str, float]] = {}
     all_sys: list[np.ndarray] = []
     all_gold: list[np.ndarray] = []
@@ -58,6 +59,7 @@ def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray])
         per_split[split] = _correlations(sys_scores, gold, f"{task.name}/{split}")
         all_sys.append(sys_scores)
         all_gold.append(gold)
+    items = dict(zip(task.splits, zip(all_sys, all_gold)))
     weights = np.array([r["n"] for r in per_split.values()], dtype=np.float64)
     agg: dict[str, dict[str, float]] = {}
     for metric in ("spearman", "pearson"):
@@ -66,7 +68,16 @@ def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray])
     overall = _correlations(np.concatenate(all_sys), np.concatenate(all_gold), f"{task.name}/all")
     agg["spearman"]["all"] = overall["spearman"]
     agg["pearson"]["all"] = overall["pearson"]
-    return {"splits": per_split, "aggregate": agg, "n": int(weights.sum())}
+    return {"splits": per_split, "aggregate": agg, "n": int(weights.sum()), "_items": items}
+
+
+def headline_items(task_name: str, result: dict[str, Any], mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(cosines, gold) of the pairs the headline number is computed on: every subset concatenated
+    for STS12-16 ("all"), the reported split for STS-B and SICK-R."""
+    items = result["_items"]
+    if task_name in SPLIT_TASKS:
+        return items["dev" if mode == "dev" else "test"]
+    return np.concatenate([c for c, _ in items.values()]), np.concatenate([g for _, g in items.values()])
 
 
 def headline(task_name: str, result: dict[str, Any], mode: str) -> float:

@@ -24,7 +24,6 @@ from sentemb.evaluation.classifier import (
     Features,
     FitGroup,
     TrainConfig,
-    count_correct,
     fit_groups,
     make_features,
     predict,
@@ -74,9 +73,11 @@ def _check_name(value: str, allowed: Sequence[str], what: str) -> None:
 def evaluate_transfer(task: TaskData, embed: Embed, mode: str, seed: int = 1111) -> dict:
     """Evaluate one transfer task as SimCSE's SentEval does (methods.md §0.3, protocol.md §B.3).
 
-    ``embed(texts)`` returns a float32 ``(len(texts), d)`` array. Returns a JSON-ready dict
-    with ``task, mode, acc, devacc, ndev, ntest, l2`` (and ``f1`` for MRPC); accuracies are
-    x100 and rounded to 2 decimals as SentEval rounds them.
+    ``embed(texts)`` returns a float32 ``(len(texts), d)`` array. Returns a dict with ``task,
+    mode, acc, devacc, ndev, ntest, l2`` (and ``f1`` for MRPC); accuracies are x100 and rounded
+    to 2 decimals as SentEval rounds them. ``_pred`` and ``_label`` hold the test predictions and
+    labels per example (every example for the cross-validated tasks, each from the outer fold that
+    held it out), in SentEval's example order: what a paired bootstrap resamples.
     """
     _check_name(task.name, TRANSFER_TASKS, "task")
     _check_name(mode, tuple(MODES), "mode")
@@ -208,10 +209,12 @@ def inner_kfold(feats: Features, y: np.ndarray, kfold: int, cfg: TrainConfig) ->
     refit_groups = [FitGroup(tr, (reg,), validation_split=VALIDATION_SPLIT)
                     for (tr, _, _), reg in zip(folds, optregs)]
     refits = fit_groups(feats, refit_groups, cfg)
-    testresults = [_accuracy(count_correct(res.params[0], feats, te), len(te))
-                   for res, (_, te, _) in zip(refits, folds)]
+    pred = np.full(len(y), -1, dtype=np.int64)  # every example is in exactly one outer test fold
+    for res, (_, te, _) in zip(refits, folds):
+        pred[te] = predict(res.params[0], feats, te)
+    testresults = [_accuracy(int((pred[te] == y[te]).sum()), len(te)) for _, te, _ in folds]
     return {"devacc": float(round(np.mean(devresults), 2)),
-            "acc": float(round(np.mean(testresults), 2)), "l2": [float(r) for r in optregs]}
+            "acc": float(round(np.mean(testresults), 2)), "l2": [float(r) for r in optregs], "_pred": pred}
 
 
 def kfold_classifier(feats: Features, train: np.ndarray, test: np.ndarray, kfold: int,
@@ -228,7 +231,8 @@ def kfold_classifier(feats: Features, train: np.ndarray, test: np.ndarray, kfold
     refit = fit_groups(feats, [FitGroup(train, (optreg,), validation_split=VALIDATION_SPLIT)], cfg)[0]
     yhat = predict(refit.params[0], feats, test)
     correct = int((yhat == feats.y.numpy()[test]).sum())
-    out = {"devacc": float(np.max(scores)), "acc": float(_accuracy(correct, len(test))), "l2": float(optreg)}
+    out = {"devacc": float(np.max(scores)), "acc": float(_accuracy(correct, len(test))), "l2": float(optreg),
+           "_pred": yhat}
     return out, yhat
 
 
@@ -242,9 +246,10 @@ def split_classifier(feats: Features, train: np.ndarray, dev: np.ndarray, test: 
     res = fit_groups(feats, [FitGroup(train, REGS, dev_idx=dev)], cfg)[0]
     scores = [_accuracy(int(res.dev_correct[r]), res.ndev) for r in range(len(REGS))]
     best = int(np.argmax(scores))
-    correct = count_correct(res.params[best], feats, test)
+    pred = predict(res.params[best], feats, test)
+    correct = int((pred == feats.y.numpy()[test]).sum())
     return {"devacc": float(np.max(scores)), "acc": float(_accuracy(correct, len(test))),
-            "l2": float(REGS[best])}
+            "l2": float(REGS[best]), "_pred": pred}
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -253,19 +258,19 @@ def split_classifier(feats: Features, train: np.ndarray, dev: np.ndarray, test: 
 def _run_binary(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
     x, y, _ = _features_single(task, embed, ("all",))
     out = inner_kfold(make_features(x, y, 2), y, kfold, cfg)
-    return {**out, "ndev": len(y), "ntest": len(y)}
+    return {**out, "ndev": len(y), "ntest": len(y), "_label": y}
 
 
 def _run_sst2(task: TaskData, embed: Embed, cfg: TrainConfig) -> dict:
     x, y, (train, dev, test) = _features_single(task, embed, ("train", "dev", "test"))
     out = split_classifier(make_features(x, y, 2), train, dev, test, cfg)
-    return {**out, "ndev": len(dev), "ntest": len(test)}
+    return {**out, "ndev": len(dev), "ntest": len(test), "_label": y[test]}
 
 
 def _run_trec(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
     x, y, (train, test) = _features_single(task, embed, ("train", "test"))
     out, _ = kfold_classifier(make_features(x, y, 6), train, test, kfold, cfg)
-    return {**out, "ndev": len(train), "ntest": len(test)}
+    return {**out, "ndev": len(train), "ntest": len(test), "_label": y[test]}
 
 
 def _run_mrpc(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
@@ -273,4 +278,4 @@ def _run_mrpc(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dic
     out, yhat = kfold_classifier(make_features(x, y, 2), train, test, kfold, cfg)
     # SentEval-era sklearn returned np.float64, so numpy's rounding applies
     f1 = round(100 * np.float64(f1_score(y[test], yhat)), 2)
-    return {**out, "f1": float(f1), "ndev": len(train), "ntest": len(test)}
+    return {**out, "f1": float(f1), "ndev": len(train), "ntest": len(test), "_label": y[test]}

@@ -10,13 +10,11 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from torch import nn
-
-from sentemb.config import suggest
+from sentemb.config.load import suggest
 from sentemb.errors import ConfigError
 from sentemb.losses.arccon import ArcConLoss
 from sentemb.losses.barlow_twins import BarlowTwinsLoss
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.bsc import BatchSoftmaxContrastiveLoss
 from sentemb.losses.combo import ComboLoss
 from sentemb.losses.cosine_mse import CosineMSELoss
@@ -28,9 +26,10 @@ from sentemb.losses.mhs import MHSLoss
 from sentemb.losses.mpt import MPTLoss
 from sentemb.losses.sg import SimulatedGradientLoss
 from sentemb.losses.triplet import TripletLoss
+from sentemb.losses.triplet_batch_hard import TripletBatchHardLoss
 from sentemb.losses.vicreg import VICRegLoss
 
-LOSSES: dict[str, type[nn.Module]] = {
+LOSSES: dict[str, type[Loss]] = {
     "infonce": InfoNCELoss,
     "arccon": ArcConLoss,
     "mpt": MPTLoss,
@@ -46,12 +45,13 @@ LOSSES: dict[str, type[nn.Module]] = {
     "combo": ComboLoss,
     "cosine_mse": CosineMSELoss,
     "triplet": TripletLoss,
+    "triplet_batch_hard": TripletBatchHardLoss,
 }
 
-__all__ = ["LOSSES", "EmbeddingBatch", "InfoNCELoss", "LossOutput", "build_loss"]
+__all__ = ["LOSSES", "EmbeddingBatch", "InfoNCELoss", "Loss", "LossOutput", "build_loss"]
 
 
-def build_loss(name: str, **kwargs: Any) -> nn.Module:
+def build_loss(name: str, **kwargs: Any) -> Loss:
     """Build the loss registered as ``name`` with hyperparameters ``kwargs``.
 
     Raises ConfigError (one line) for an unknown name, an unknown or misspelt argument (both with
@@ -68,7 +68,7 @@ def build_loss(name: str, **kwargs: Any) -> nn.Module:
         raise ConfigError(f"loss '{name}': {err}") from err
 
 
-def _check_arguments(name: str, cls: type[nn.Module], kwargs: dict[str, Any]) -> None:
+def _check_arguments(name: str, cls: type[Loss], kwargs: dict[str, Any]) -> None:
     signature = inspect.signature(cls)
     params = signature.parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive
 from sentemb.losses.stats import contrastive_stats, cosine_matrix
 
 
-class ArcConLoss(nn.Module):
+class ArcConLoss(Loss):
     r"""In-batch InfoNCE whose positive logit is cos(θ_ii + u)/τ, θ_ii = arccos s(u_i, v_i):
 
         ℓ_i = −log e^{cos(θ_ii+u)/τ} / ( e^{cos(θ_ii+u)/τ} + Σ_{j≠i} e^{s(u_i,v_j)/τ} ),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_flag, check_positive
 from sentemb.losses.pairwise import (
     BINARIZE_OPS,
@@ -20,7 +22,7 @@ from sentemb.losses.pairwise import (
 from sentemb.losses.stats import cosine_matrix
 
 
-class BatchSoftmaxContrastiveLoss(nn.Module):
+class BatchSoftmaxContrastiveLoss(Loss):
     r"""Symmetric batch-softmax contrastive loss over labelled pairs (methods.md §4.2).
 
     With Q, A the (m, d) embeddings of the two sides after ``norm`` (§4.3), α = 1/τ and
@@ -42,11 +44,13 @@ class BatchSoftmaxContrastiveLoss(nn.Module):
         direction_reduction: ``sum`` (paper) or ``mean`` (code) of the two directions.
         norm: ``l2_row`` | ``coord_range`` | ``none`` (§4.3).
         tau_trainable: learn α = 1/τ as a parameter initialised to 1/``temperature`` (the official
-            code initialises α = 1: set ``temperature: 1.0`` to match it). The fine-tuning loop
-            gives it its own learning rate and no weight decay (§4.2).
+            code initialises α = 1: set ``temperature: 1.0`` to match it), trained in its own
+            optimizer group at ``tau_lr`` without weight decay (``param_groups``, §4.2).
+        tau_lr: that group's learning rate (§4.2: 1e-3; the fit default of the official code).
         use_labeled_negatives: keep labelled negatives as in-batch hard negatives (see above).
-        binarize_threshold, binarize_op: t and ``>=`` / ``>`` for graded labels (the code
-            hard-codes 0.5 with ``>=``; the paper states 0.6 for STS-B).
+        binarize_threshold, binarize_op: a pair is positive when its normalised label is ``> t``
+            (the official ``STSDataReaderBinaryPositives``: STS-B pairs scored exactly 3.0 of 5 are
+            negatives at t = 0.6) or ``>= t``.
 
     Inputs: anchor = Q, positive = A (m, d) with m ≥ 2; optional labels (m,) in [0, 1] (none: all
     pairs positive).
@@ -67,12 +71,13 @@ class BatchSoftmaxContrastiveLoss(nn.Module):
           cross-entropies, or their mean).
     """
 
+    family = "pair"
     requires: frozenset[str] = frozenset()
     accepts: frozenset[str] = frozenset({"labels"})
 
     def __init__(self, temperature: float = 0.1, symmetric: bool = True, direction_reduction: str = "mean",
-                 norm: str = "l2_row", tau_trainable: bool = False, use_labeled_negatives: bool = True,
-                 binarize_threshold: float = 0.5, binarize_op: str = ">=") -> None:
+                 norm: str = "l2_row", tau_trainable: bool = False, tau_lr: float = 1e-3,
+                 use_labeled_negatives: bool = True, binarize_threshold: float = 0.5, binarize_op: str = ">") -> None:
         super().__init__()
         tau = check_positive("temperature", temperature)
         self.symmetric = check_flag("symmetric", symmetric)
@@ -82,9 +87,16 @@ class BatchSoftmaxContrastiveLoss(nn.Module):
         self.use_labeled_negatives = check_flag("use_labeled_negatives", use_labeled_negatives)
         self.binarize_threshold = check_threshold(binarize_threshold)
         self.binarize_op = check_choice("binarize_op", binarize_op, BINARIZE_OPS)
+        self.tau_lr = check_positive("tau_lr", tau_lr)
         self.fixed_scale = 1.0 / tau  # α as a Python float: exact in any dtype
         if self.tau_trainable:
             self.inv_temperature = nn.Parameter(torch.tensor(self.fixed_scale))  # α = 1/τ (§4.2)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """α in a group of its own: ``tau_lr``, no weight decay (§4.2)."""
+        if not self.tau_trainable:
+            return []
+        return [{"params": [self.inv_temperature], "lr": self.tau_lr, "weight_decay": 0.0}]
 
     def scale(self) -> torch.Tensor | float:
         """α = 1/τ: the trainable parameter, or the fixed value."""

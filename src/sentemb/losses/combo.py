@@ -6,13 +6,13 @@ from typing import Any
 
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.bsc import BatchSoftmaxContrastiveLoss
 from sentemb.losses.checks import check_real
 from sentemb.losses.cosine_mse import CosineMSELoss
 
 
-class ComboLoss(nn.Module):
+class ComboLoss(Loss):
     r"""L = μ·L_BSC + (1 − μ)·L_MSE (methods.md §4.2, "Combo loss").
 
     L_BSC sees the labels binarised at ``binarize_threshold`` (its own argument), L_MSE the graded
@@ -35,6 +35,7 @@ class ComboLoss(nn.Module):
         - ``mu = 1`` is ``bsc`` and ``mu = 0`` is ``cosine_mse``.
     """
 
+    family = "pair"
     requires: frozenset[str] = frozenset({"labels"})
     accepts: frozenset[str] = frozenset({"labels"})
 
@@ -48,6 +49,9 @@ class ComboLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mu={self.mu}"
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.bsc.param_groups()
 
     def forward(self, *, batch: EmbeddingBatch) -> LossOutput:
         bsc, mse = self.bsc(batch=batch), self.mse(batch=batch)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.pairwise import binarize, check_batch, pair_stats
 from sentemb.losses.stats import cosine_matrix
 
 
-class CosineMSELoss(nn.Module):
+class CosineMSELoss(Loss):
     r"""L_MSE = mean_i (cos(q_i, a_i) − y_i)² with y_i in [0, 1] (methods.md §4.2, "Combo loss").
 
     The regression target is the (normalised, graded or binary) label itself; nothing is
@@ -32,6 +32,7 @@ class CosineMSELoss(nn.Module):
         - ``combo`` with ``mu = 0`` is this loss.
     """
 
+    family = "pair"
     requires: frozenset[str] = frozenset({"labels"})
     accepts: frozenset[str] = frozenset({"labels"})
 

@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import is_real
 from sentemb.losses.stats import contrastive_stats, cosine_matrix
 
 
-class InfoNCELoss(nn.Module):
+class InfoNCELoss(Loss):
     r"""One-directional in-batch InfoNCE over cosine similarities (the SimCSE loss).
 
     With s = cosine, τ = ``temperature``, b = ``hard_negative_weight``, anchors u_i, positives

@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive
 from sentemb.losses.stats import contrastive_stats, cosine_matrix, off_diagonal
 
 
-class MATLoss(nn.Module):
+class MATLoss(Loss):
     r"""ℓ_i = max(0, θ_ii − θ_{ij*} + m·π), θ_ij = arccos s_ij, j* = argmin_{j≠i} θ_ij.
 
     Averaged over the B anchors. Cosines are clamped to [−1+1e-7, 1−1e-7] before arccos, whose

@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive
 from sentemb.losses.stats import contrastive_stats, cosine_matrix, off_diagonal
 
 
-class METLoss(nn.Module):
+class METLoss(Loss):
     r"""ℓ_i = max(0, d_ii − d_{ij*} + m), d_ij = √max(2 − 2 s_ij, 1e-4), j* = argmin_{j≠i} d_ij.
 
     On unit vectors 2 − 2s is the squared Euclidean distance; the floor 1e-4 (reference code)

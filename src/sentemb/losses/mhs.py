@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_flag, check_positive
 from sentemb.losses.modifiers import (
     alignment_distance,
@@ -19,7 +19,7 @@ from sentemb.losses.modifiers import (
 EPS = 1e-4  # inside the square root, as in the official code: keeps d = 0 differentiable
 
 
-class MHSLoss(nn.Module):
+class MHSLoss(Loss):
     r"""Maximum Hyperspherical Separation: alignment + nearest-negative distance of Li, Zhang, Nie.
 
     U, V are the L2-normalised anchors and positives (N×d), a_i = 2 − 2 u_i·v_i, and
@@ -69,6 +69,7 @@ class MHSLoss(nn.Module):
         - ``margin`` above 2 keeps the gate always open: ``w_gd`` then changes nothing.
     """
 
+    family = "non_contrastive"
     requires: frozenset[str] = frozenset()
     accepts: frozenset[str] = frozenset()
 

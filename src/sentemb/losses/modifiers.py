@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_flag, check_positive
 from sentemb.losses.stats import contrastive_stats
 
@@ -140,12 +140,13 @@ def noncontrastive_stats(
     return stats
 
 
-class SwitchableLoss(nn.Module):
+class SwitchableLoss(Loss):
     """What MHE, VICReg and Barlow Twins share (§5.6): the validated hyperparameters λ, the three
     switches, m, τ_w, R, and a forward that gates the views (``w_gd``) and sums the two
     directions of ``_direction(x, y) -> (Σ pull terms, Σ push terms)``, the push scaled by λ.
     Subclasses keep their own ``__init__`` signature (the registry reads it)."""
 
+    family = "non_contrastive"
     requires: frozenset[str] = frozenset()
     accepts: frozenset[str] = frozenset()
     display_name = "loss"

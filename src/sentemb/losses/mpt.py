@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive
 from sentemb.losses.stats import contrastive_stats, cosine_matrix, off_diagonal
 
 
-class MPTLoss(nn.Module):
+class MPTLoss(Loss):
     r"""ℓ_i = max(0, s_{ij*} − s_ii + m), j* = argmax_{j≠i} s_ij, averaged over the B anchors.
 
     s_ij = cos(u_i, v_j): anchors of view 1 against the other view, one direction.

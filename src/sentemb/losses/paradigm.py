@@ -29,12 +29,13 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.stats import hardest_negative_cos
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def summarize(comp: Components, batch: EmbeddingBatch) -> dict[str, torch.Tensor
     return {k: v.detach().float() for k, v in stats.items()}
 
 
-class GradientDiagnostics(nn.Module):
+class GradientDiagnostics(Loss):
     """Wraps a loss: same ``total``, plus the ``grad/...`` stats of ``summarize`` while training.
 
     Skipped (with one warning) when the batch has as many candidates as dimensions, where the
@@ -163,6 +164,9 @@ class GradientDiagnostics(nn.Module):
         self.requires = loss.requires
         self.accepts = getattr(loss, "accepts", frozenset())
         self._warned = False
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.loss.param_groups()  # type: ignore[operator]
 
     def forward(self, *, batch: EmbeddingBatch) -> LossOutput:
         out = self.loss(batch=batch)

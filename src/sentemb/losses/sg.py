@@ -6,12 +6,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive, check_real
 from sentemb.losses.stats import contrastive_stats, cosine_matrix, off_diagonal
 
 
-class SimulatedGradientLoss(nn.Module):
+class SimulatedGradientLoss(Loss):
     r"""Probe loss whose gradient has a prescribed Gradient Dissipation, Weight and Ratio.
 
     With U, V the normalised views and a_i = u_i·v_i (live in both views), direction U→V is

@@ -1,53 +1,48 @@
-"""Triplet loss with a margin over in-batch negatives: the triplet baseline of methods.md §4.5."""
+"""The official triplet baseline of the BSC paper: Euclidean triplet loss on explicit triplets
+(docs/methods.md §4.5)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from sentemb.losses.base import EmbeddingBatch, LossOutput
+from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_positive
-from sentemb.losses.pairwise import BINARIZE_OPS, binarize, check_batch, check_choice, check_threshold, pair_stats
-from sentemb.losses.stats import cosine_matrix, off_diagonal
+from sentemb.losses.pairwise import BINARIZE_OPS, check_choice, check_threshold
 
 
-class TripletLoss(nn.Module):
-    r"""Batch-hard triplet loss on cosine distance d(x, y) = 1 − cos(x, y).
+class TripletLoss(Loss):
+    r"""L = mean_i max(0, ‖a_i − p_i‖₂ − ‖a_i − n_i‖₂ + margin) over explicit triplets
+    (anchor = query, positive = a relevant candidate, negative = an irrelevant candidate of the same
+    query), on the raw (unnormalised) embeddings.
 
-    For every positive pair i (binarised label, as in BSC) the anchor is q_i, the positive a_i and
-    the negative the hardest other answer of the batch, n_i = argmin_{j≠i} d(q_i, a_j) (labelled
-    negatives' answers included), and
-
-        L = (1/P) Σ_{i positive} max(0, d(q_i, a_i) − d(q_i, a_{n_i}) + margin),
-
-    with P the number of positive pairs (0 when there are none). §4.5 gives only the margin
-    (0.5; 0.6 for PFCC-S); how the paper formed its triplets is not stated, so the negative is
-    mined in the batch, which makes the baseline use the same batches as BSC.
+    This is sentence-transformers' ``TripletLoss`` with its default Euclidean distance, as the
+    official BSC code builds it (``losses.TripletLoss(model=model, triplet_margin=0.5)``; every
+    labelled positive of a question paired with every labelled negative of it). From
+    sentence-transformers v5.0 the Euclidean "metric" returns a *negative* distance, which flips
+    that loss; the formula here is the one its docstring states and v0.3-v4.1 computed.
 
     Args:
-        margin: > 0, on the cosine-distance scale.
-        binarize_threshold, binarize_op: which labels count as positive pairs (as in ``bsc``).
+        margin: > 0 (§4.5: 0.5; 0.6 for PFCC-S).
+        binarize_threshold, binarize_op: which normalised labels count as relevant when the
+            triplets are built (``is_positive``), as for ``bsc``.
 
-    Inputs: anchor = Q, positive = A (m, d) with m ≥ 2; optional labels (none: all positive).
+    Inputs: anchor, positive, hard_negative (B, d), B >= 1.
 
-    Stats: ``loss``, ``pos_cos``, ``neg_cos``, ``neg_cos_max``, ``acc``, ``labelled_negatives``
-    and ``active`` (fraction of positive triplets with a non-zero hinge).
+    Stats: ``loss``, ``pos_dist``, ``neg_dist`` (mean Euclidean distances), ``active`` (fraction
+    of triplets with a non-zero hinge).
 
     References:
-        1. Schroff, Kalenichenko, Philbin. FaceNet. CVPR 2015 (triplet loss with a margin).
-        2. Hermans, Beyer, Leibe. In Defense of the Triplet Loss for Person Re-Identification.
-           2017 (batch-hard mining).
-        3. Chernyavskiy et al., NAACL 2022, the triplet baseline rows (methods.md §4.5-4.6).
-
-    Relations:
-        - sentence-transformers ``TripletLoss`` with ``TripletDistanceMetric.COSINE`` on
-          explicit triplets (a_i, p_i, n_i) computes the same hinge for the same n_i.
+        1. Schroff, Kalenichenko, Philbin. FaceNet. CVPR 2015.
+        2. Chernyavskiy et al., NAACL 2022, the triplet rows of Tables 2-3; ``aschern/BSC-loss``
+           (examples/CQA-A.ipynb, CQA-B.ipynb, PFCC-S.ipynb).
     """
 
-    requires: frozenset[str] = frozenset()
-    accepts: frozenset[str] = frozenset({"labels"})
+    family = "pair"
+    requires: frozenset[str] = frozenset({"hard_negative"})
+    accepts: frozenset[str] = frozenset({"hard_negative"})
 
-    def __init__(self, margin: float = 0.5, binarize_threshold: float = 0.5, binarize_op: str = ">=") -> None:
+    def __init__(self, margin: float = 0.5, binarize_threshold: float = 0.5, binarize_op: str = ">") -> None:
         super().__init__()
         self.margin = check_positive("margin", margin)
         self.binarize_threshold = check_threshold(binarize_threshold)
@@ -56,15 +51,18 @@ class TripletLoss(nn.Module):
     def extra_repr(self) -> str:
         return f"margin={self.margin}, binarize={self.binarize_op}{self.binarize_threshold}"
 
+    def is_positive(self, label: float) -> bool:
+        """Whether a candidate with this normalised label is a positive of its query."""
+        t = self.binarize_threshold
+        return label > t if self.binarize_op == ">" else label >= t
+
     def forward(self, *, batch: EmbeddingBatch) -> LossOutput:
-        check_batch(batch, "triplet")
-        q, a = batch.anchor, batch.positive
-        positive = binarize(batch.labels, q.shape[0], self.binarize_threshold, self.binarize_op, q.device)
-        cos = cosine_matrix(q, a)  # (m, m)
-        hardest = off_diagonal(cos, float("-inf")).max(dim=1).values  # (m,) closest other answer
-        hinge = torch.relu((1 - cos.diagonal()) - (1 - hardest) + self.margin)  # (m,)
-        n_pos = positive.sum()
-        total = (positive * hinge).sum() / n_pos.clamp_min(1.0)
-        active = ((hinge > 0).to(hinge.dtype) * positive).sum() / n_pos.clamp_min(1.0)
-        stats = {"loss": total.detach(), **pair_stats(cos, positive), "active": active.detach()}
+        if batch.hard_negative is None:
+            raise ValueError("the triplet loss needs explicit negatives (hard_negative)")
+        a, p, n = batch.anchor, batch.positive, batch.hard_negative
+        pos, neg = nn.functional.pairwise_distance(a, p), nn.functional.pairwise_distance(a, n)  # (B,) each
+        hinge = torch.relu(pos - neg + self.margin)
+        total = hinge.mean()
+        stats = {"loss": total.detach(), "pos_dist": pos.detach().mean(), "neg_dist": neg.detach().mean(),
+                 "active": (hinge > 0).to(hinge.dtype).mean().detach()}
         return LossOutput(total=total, stats=stats)

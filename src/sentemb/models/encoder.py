@@ -82,14 +82,22 @@ def load_backbone(path: str | Path) -> tuple[nn.Module, object]:
 
 
 class SentenceEncoder(nn.Module):
-    """Backbone + pooler: ``forward`` for training, ``encode`` for evaluation."""
+    """Backbone + pooler (+ optional head): ``forward`` for training, ``encode`` for evaluation.
 
-    def __init__(self, backbone: nn.Module, tokenizer: object, pooler: str, first_layer_index: int = 1) -> None:
+    ``head``, when given, is applied after pooling in *every* path, training forward and
+    ``encode`` alike. Checkpoint selection uses it to score exactly what evaluation will load:
+    with ``eval_pooler: cls`` the exported model's pooler *is* the trained MLP, so the dev
+    encoder is [CLS] followed by that MLP (the same Linear and tanh, hence the same numbers).
+    """
+
+    def __init__(self, backbone: nn.Module, tokenizer: object, pooler: str, first_layer_index: int = 1,
+                 head: nn.Module | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.tokenizer = tokenizer
         self.pooler = pooler
         self.first_layer_index = first_layer_index
+        self.head = head
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: torch.Tensor) -> torch.Tensor:
         return self.pool_many((self.pooler,), input_ids, attention_mask, **extra)[self.pooler]
@@ -106,7 +114,7 @@ class SentenceEncoder(nn.Module):
             return_dict=True,
             **extra,
         )
-        return {
+        pooled = {
             p: pool(
                 p,
                 attention_mask=attention_mask,
@@ -117,6 +125,7 @@ class SentenceEncoder(nn.Module):
             )
             for p in poolers
         }
+        return pooled if self.head is None else {p: self.head(v) for p, v in pooled.items()}
 
     def encode(self, sentences: Sequence[str], batch_size: int = 128, max_length: int | None = None) -> np.ndarray:
         """Embed sentences with this encoder's pooler (float32, input order)."""

@@ -63,10 +63,13 @@ class BNProjector(nn.Module):
     Linear(2d→d, no bias) → BatchNorm1d(d, affine=False).
 
     The batch statistics are taken over every row given at once (both views together, as the
-    official code does). PyTorch default initialisation, as in DiffCSE.
+    official code does). Both Linear layers are drawn from N(0, ``init_std``²) (BERT's
+    ``initializer_range``, 0.02): DiffCSE builds the projector inside the model before
+    ``init_weights()`` runs, so BERT's initialiser reaches it; the BatchNorm layers keep PyTorch's
+    defaults (weight 1, bias 0), which that initialiser does not touch (docs/methods.md §2.2).
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, init_std: float = 0.02) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(dim, 2 * dim, bias=False),
@@ -75,6 +78,9 @@ class BNProjector(nn.Module):
             nn.Linear(2 * dim, dim, bias=False),
             nn.BatchNorm1d(dim, affine=False),
         )
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                nn.init.normal_(layer.weight, mean=0.0, std=init_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)  # (B, D)
@@ -82,7 +88,7 @@ class BNProjector(nn.Module):
 
 def build_head(name: str, dim: int, init_std: float = 0.02) -> nn.Module:
     """``none`` (identity), ``mlp`` (:class:`MLPHead`, std = ``init_std``), ``linear``
-    (:class:`LinearHead`, its own 0.006) or ``bn_mlp`` (:class:`BNProjector`)."""
+    (:class:`LinearHead`, its own 0.006) or ``bn_mlp`` (:class:`BNProjector`, std = ``init_std``)."""
     if name == "none":
         return nn.Identity()
     if name == "mlp":
@@ -90,7 +96,7 @@ def build_head(name: str, dim: int, init_std: float = 0.02) -> nn.Module:
     if name == "linear":
         return LinearHead(dim)
     if name == "bn_mlp":
-        return BNProjector(dim)
+        return BNProjector(dim, init_std)
     from sentemb.config import suggest
 
     raise ConfigError(f"unknown head '{name}'; valid: {', '.join(HEADS)}" + suggest(name, HEADS))

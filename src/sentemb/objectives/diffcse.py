@@ -45,8 +45,8 @@ from sentemb.data.views import mlm_mask, special_tokens_mask
 from sentemb.errors import ConfigError
 from sentemb.losses.base import EmbeddingBatch, LossOutput
 from sentemb.models.heads import build_head
-from sentemb.objectives.base import Objective, TextBatch
-from sentemb.objectives.generators import Generator
+from sentemb.objectives.base import BuildContext, Objective, TextBatch
+from sentemb.objectives.generators import Decode, Generator, build_generator
 from sentemb.training.distributed import gather_with_grad
 
 RTDReduction = Literal["mean_all_positions", "mean_non_pad", "sum"]
@@ -108,6 +108,31 @@ class DiffCSEObjective(Objective):
         self._cls_id = int(tokenizer.cls_token_id)  # type: ignore[attr-defined]
         self._vocab_size = len(tokenizer)  # type: ignore[arg-type]
         self._mask_rng = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def from_recipe(cls, ctx: BuildContext, *, generator: str = "random", masking_ratio: float = 0.3,
+                    lambda_weight: float = 0.005, before_mlp: bool = False,
+                    rtd_reduction: RTDReduction = "mean_all_positions", generator_decode: Decode = "argmax",
+                    generator_train_mode: bool = True) -> DiffCSEObjective:
+        """The projector is the method's head; D is loaded again from the encoder's checkpoint."""
+        gen = build_generator(generator, ctx.tokenizer, ctx.seed, decode=generator_decode,
+                              train_mode=generator_train_mode)
+        return cls(ctx.encoder, ctx.tokenizer, ctx.loss, generator=gen, discriminator_dir=str(ctx.model_path),
+                   masking_ratio=masking_ratio, lambda_weight=lambda_weight, projector=ctx.head,
+                   before_mlp=before_mlp, max_seq_length=ctx.max_seq_length, gather_negatives=ctx.gather_negatives,
+                   seed=ctx.seed, rtd_reduction=rtd_reduction)
+
+    @classmethod
+    def check_args(cls, *, head: str, train_pooler: str, generator: str = "random", masking_ratio: float = 0.3,
+                   lambda_weight: float = 0.005, before_mlp: bool = False,
+                   rtd_reduction: RTDReduction = "mean_all_positions", generator_decode: Decode = "argmax",
+                   generator_train_mode: bool = True) -> None:
+        if train_pooler == "cls":
+            raise ValueError(f"DiffCSE's projector replaces the model's pooler layer; train with '{EVAL_POOLER}' "
+                             "(the paper) or another pooler that reads token states, not 'cls'")
+        _check_values(masking_ratio, lambda_weight, rtd_reduction)
+        if generator_decode not in ("argmax", "sample"):
+            raise ValueError(f"generator_decode must be argmax or sample, got {generator_decode!r}")
 
     def forward(self, batch: TextBatch) -> LossOutput:
         if batch.positives is not None or batch.hard_negatives is not None:
@@ -251,17 +276,21 @@ def load_discriminator(path: str, dim: int) -> nn.Module:
     return model
 
 
-def _validate(encoder: nn.Module, tokenizer: object, masking_ratio: float, lambda_weight: float,
-              rtd_reduction: str) -> None:
-    if getattr(encoder, "pooler", None) == "cls":
-        raise ConfigError(f"DiffCSE's projector replaces the model's pooler layer; train with '{EVAL_POOLER}' "
-                          "(the paper) or another pooler that reads token states, not 'cls'")
+def _check_values(masking_ratio: float, lambda_weight: float, rtd_reduction: str) -> None:
     if not 0.0 < masking_ratio < 1.0:
         raise ConfigError(f"masking_ratio must be in (0, 1), got {masking_ratio}")
     if not lambda_weight >= 0.0:
         raise ConfigError(f"lambda_weight must be >= 0, got {lambda_weight}")
     if rtd_reduction not in RTD_REDUCTIONS:
         raise ConfigError(f"unknown rtd_reduction '{rtd_reduction}'; valid: {', '.join(RTD_REDUCTIONS)}")
+
+
+def _validate(encoder: nn.Module, tokenizer: object, masking_ratio: float, lambda_weight: float,
+              rtd_reduction: str) -> None:
+    if getattr(encoder, "pooler", None) == "cls":
+        raise ConfigError(f"DiffCSE's projector replaces the model's pooler layer; train with '{EVAL_POOLER}' "
+                          "(the paper) or another pooler that reads token states, not 'cls'")
+    _check_values(masking_ratio, lambda_weight, rtd_reduction)
     for attr in ("mask_token_id", "cls_token_id"):
         if getattr(tokenizer, attr, None) is None:
             raise ConfigError(f"DiffCSE needs a tokenizer with a {attr.removesuffix('_id')}")

@@ -50,8 +50,8 @@ from sentemb.data.collate import pad_ids, token_ids
 from sentemb.data.views import word_repetition, word_repetition_text
 from sentemb.errors import ConfigError
 from sentemb.losses.base import EmbeddingBatch, LossOutput
-from sentemb.models.heads import MomentumEncoder, build_head
-from sentemb.objectives.base import Objective, TextBatch
+from sentemb.models.heads import MOMENTUM_INITS, MomentumEncoder, build_head
+from sentemb.objectives.base import BuildContext, Objective, TextBatch
 from sentemb.objectives.two_view import encoder_dim, head_init_std
 from sentemb.training.distributed import gather_with_grad
 
@@ -78,7 +78,7 @@ class ESimCSEObjective(Objective):
 
     def __init__(self, encoder: nn.Module, tokenizer: Any, loss: nn.Module, *, dup_rate: float = 0.32,
                  dup_type: str = "bpe", queue_size: int = 160, momentum: float = 0.995,
-                 momentum_init: str = "copy_pretrained", max_seq_length: int = 32, head: str = "mlp",
+                 momentum_init: str = "random_reference", max_seq_length: int = 32, head: str = "mlp",
                  seed: int = 42, gather_negatives: bool = True) -> None:
         super().__init__()
         _validate(dup_rate, dup_type, queue_size, momentum)
@@ -95,6 +95,22 @@ class ESimCSEObjective(Objective):
         self.register_buffer("queue", torch.zeros(queue_size, encoder_dim(encoder)))
         self.register_buffer("queue_fill", torch.zeros((), dtype=torch.long))
         self._rng = random.Random(seed)
+
+    @classmethod
+    def from_recipe(cls, ctx: BuildContext, *, dup_rate: float = 0.32, dup_type: str = "bpe",
+                    queue_size: int = 160, momentum: float = 0.995,
+                    momentum_init: str = "random_reference") -> ESimCSEObjective:
+        return cls(ctx.encoder, ctx.tokenizer, ctx.loss, dup_rate=dup_rate, dup_type=dup_type, queue_size=queue_size,
+                   momentum=momentum, momentum_init=momentum_init, max_seq_length=ctx.max_seq_length,
+                   head=ctx.head, seed=ctx.seed, gather_negatives=ctx.gather_negatives)
+
+    @classmethod
+    def check_args(cls, *, head: str, train_pooler: str, dup_rate: float = 0.32, dup_type: str = "bpe",
+                   queue_size: int = 160, momentum: float = 0.995,
+                   momentum_init: str = "random_reference") -> None:
+        _validate(dup_rate, dup_type, queue_size, momentum)
+        if momentum_init not in MOMENTUM_INITS:
+            raise ValueError(f"momentum_init must be one of {', '.join(MOMENTUM_INITS)}, got {momentum_init!r}")
 
     # -- views -----------------------------------------------------------------------------
     def make_views(self, sentences: list[str]) -> tuple[list[list[int]], list[list[int]], list[int]]:

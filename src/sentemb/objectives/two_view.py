@@ -27,7 +27,7 @@ from sentemb.data.views import IGNORE_INDEX, mlm_mask, special_tokens_mask
 from sentemb.errors import ConfigError
 from sentemb.losses.base import EmbeddingBatch, LossOutput
 from sentemb.models.heads import build_head
-from sentemb.objectives.base import Objective, TextBatch
+from sentemb.objectives.base import BuildContext, Objective, TextBatch
 from sentemb.training.distributed import gather_with_grad
 
 _MLM_HEAD_PREFIXES = ("cls.predictions.", "lm_head.")  # BERT, RoBERTa
@@ -93,6 +93,24 @@ class TwoViewObjective(Objective):
         self.mlm_weight = mlm_weight
         self.mlm_probability = mlm_probability
         self.mlm_head = mlm_head if do_mlm else None
+
+    @classmethod
+    def from_recipe(cls, ctx: BuildContext, *, do_mlm: bool = False, mlm_weight: float = 0.1,
+                    mlm_probability: float = 0.15) -> TwoViewObjective:
+        mlm_head = load_mlm_head(ctx.model_path) if do_mlm else None
+        return cls(ctx.encoder, ctx.tokenizer, ctx.loss, head=ctx.head, max_seq_length=ctx.max_seq_length,
+                   gather_negatives=ctx.gather_negatives, do_mlm=do_mlm, mlm_weight=mlm_weight,
+                   mlm_probability=mlm_probability, mlm_head=mlm_head)
+
+    @classmethod
+    def check_args(cls, *, head: str, train_pooler: str, do_mlm: bool = False, mlm_weight: float = 0.1,
+                   mlm_probability: float = 0.15) -> None:
+        if not isinstance(do_mlm, bool):
+            raise ValueError(f"do_mlm must be true or false, got {do_mlm!r}")
+        if not 0.0 < mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
+        if mlm_weight < 0:
+            raise ValueError(f"mlm_weight must be >= 0, got {mlm_weight}")
 
     def forward(self, batch: TextBatch) -> LossOutput:
         views = views_of(batch)

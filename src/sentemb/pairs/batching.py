@@ -21,41 +21,43 @@ Every random draw of one epoch comes from the single generator ``default_rng((se
 in this order: the seed-visiting permutation (example_knn) or the shingle positions (shingle),
 then the within-key order and the group ids (shingle, cluster). k-means has its own ``random_state=seed``.
 
-Checked against the official BSC code (Chernyavskiy et al., NAACL 2022): two stored versions of
-its shuffler module (``ModelExampleBasedShuffler``, ``BSCShuffler``/``ModelBSCShuffler``, next to
-``ShuffledSentenceTransformer`` with the trainable ``alpha`` of §4.2) found through the code
-index, which did not name the repository. Confirmed there:
+Checked against the official BSC code (``aschern/BSC-loss`` at 5731ce1, ``lib/BSCShuffler.py``
+and the task notebooks):
 
 - example-based: a random permutation first, an exact L2 index (Faiss ``IndexFlatL2``; here its
-  exact equivalent, scikit-learn's brute-force Euclidean ``NearestNeighbors``) over the embeddings
-  of the first text of each pair, ``top_k=200`` candidates per seed, the seed itself skipped as
-  already used, and the *flat* list of ids reversed as a whole (``[::-1]``), so both the order of
-  the groups and the order inside each group are reversed;
-- identical texts: with the default ``allow_same=False`` a candidate is skipped when its text
-  equals the text of *any* member already in the group (a set of the group's texts), not only
-  the seed's; we do the same, which is stricter than the wording of §4.4;
+  exact equivalent, scikit-learn's brute-force Euclidean ``NearestNeighbors``) over the unnormalised
+  embeddings of the first text of each pair, ``top_k=200`` candidates per seed, the seed itself
+  skipped as already used, and the *flat* list of ids reversed as a whole (``[::-1]``), so both the
+  order of the groups and the order inside each group are reversed;
+- identical texts: every notebook that uses the shuffler passes ``allow_same=True``, so a
+  candidate whose text is already in the group joins it; a group grows until its *set of distinct
+  texts* reaches the group size, so with duplicates it can hold more members (``allow_identical``;
+  false skips such candidates, the class default ``allow_same=False``);
 - fast shuffling: the rows are sorted by (key, a uniform random number), so the order inside a
   run of equal keys is random; each run is cut into consecutive groups and each group gets a
   random id; the rows are sorted by group id, and *not* reversed; a shingle is a random window of
   consecutive non-stop-word tokens of the lower-cased text whose words are sorted before joining
   (so "cat dog" and "dog cat" share a key); the cluster key is the k-means label (k-means with a
   fixed ``random_state``) and goes through the same grouping.
+- when strategies run (epoch 1 in file order) and the dropout side effect of a reorder are the
+  training loop's business: ``pairs/objective.py``.
 
-Deviations, and our reading of methods.md where the code is silent or differs:
+Deviations, and our reading where the code is silent or differs:
 
-- group size: the code stops a group when its *set of distinct texts* reaches the group size
-  (so with ``allow_same=True`` a group can grow past it) and its fast-shuffling counter gives
-  every group after the first in a run ``group_size + 1`` rows; here every group has at most
-  ``group_size`` members;
+- the notebooks' group sizes are 7 (STS-B, Antique, PFCC-S, CQA-A) and 3 (MRPC), one less than
+  the paper's s = 8 and 4; the params follow the paper (``pairs.shuffle.group_size``);
+- the fast-shuffling counter of the code gives every group after the first in a run
+  ``group_size + 1`` rows; here every key group has at most ``group_size`` members;
 - group ids are a random permutation of ``0..G-1`` (distinct) instead of ``randint(0, 1e8)``,
   which can collide and merge two groups;
 - texts with fewer than ``shingle_size`` non-stop-words get a unique key (the code gives every
   text without a content word the shared key ``''`` and fails on texts shorter than the
   shingle); tokens are ``\\w+`` runs and the stop words scikit-learn's ``ENGLISH_STOP_WORDS``
-  (the code: NLTK ``word_tokenize`` and NLTK's English list);
+  (the code: NLTK ``word_tokenize`` and NLTK's English list); shingle keys come from the text, not
+  from averaged GloVe vectors (not available offline);
 - k-means uses ``random_state=seed`` and ``n_init=1`` (the code: ``random_state=0`` and the
   scikit-learn default of its time, 10 restarts); ``n_clusters`` is capped at ``len(pairs)``;
-- the "kNN signature" key of §4.4 is not implemented.
+- the "kNN signature" key is not implemented.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ _NEEDS_EMBED = ("example_knn", "cluster")
 # --- entry points ---------------------------------------------------------------------------------
 
 def epoch_order(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *, embed: Embed | None = None,
-                group_size: int = 8, knn_candidates: int = 200, filter_identical: bool = True,
+                group_size: int = 8, knn_candidates: int = 200, allow_identical: bool = True,
                 shingle_size: int = 2, n_clusters: int = 300) -> np.ndarray:
     """The visiting order of ``pairs`` in ``epoch`` (methods.md §4.4): an int64 permutation of ``range(len(pairs))``.
 
@@ -95,7 +97,8 @@ def epoch_order(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *,
             the current model's encoder so that neighbours follow the model (§4.4).
         group_size: s, the largest group (§4.4: 8 by default, 4 for MRPC, 5 for CQA-B).
         knn_candidates: n, the neighbours retrieved per seed (the code's ``top_k=200``).
-        filter_identical: keep two identical ``text_a`` out of one example_knn group.
+        allow_identical: let identical ``text_a`` share an example_knn group without counting toward its
+            size (the official notebooks' ``allow_same=True``); false keeps them apart.
         shingle_size: t, the non-stop-words in a shingle key.
         n_clusters: k-means clusters for ``cluster`` (300 for CQA-A in the paper).
 
@@ -103,13 +106,13 @@ def epoch_order(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *,
         ValueError naming the parameter when one is out of range or ``embed`` is missing/malformed.
     """
     groups = epoch_groups(strategy, pairs, epoch, seed, embed=embed, group_size=group_size,
-                          knn_candidates=knn_candidates, filter_identical=filter_identical,
+                          knn_candidates=knn_candidates, allow_identical=allow_identical,
                           shingle_size=shingle_size, n_clusters=n_clusters)
     return np.fromiter((i for g in groups for i in g), dtype=np.int64, count=len(pairs))
 
 
 def epoch_groups(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *, embed: Embed | None = None,
-                 group_size: int = 8, knn_candidates: int = 200, filter_identical: bool = True,
+                 group_size: int = 8, knn_candidates: int = 200, allow_identical: bool = True,
                  shingle_size: int = 2, n_clusters: int = 300) -> list[list[int]]:
     """The groups of :func:`epoch_order`, in visiting order; their concatenation is the order (methods.md §4.4).
 
@@ -132,7 +135,7 @@ def epoch_groups(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *
     texts = [p.text_a for p in pairs]
     if strategy == "example_knn":
         formed = example_knn_groups(embed_texts(embed, texts), texts, rng.permutation(n), group_size=group_size,
-                                    knn_candidates=knn_candidates, filter_identical=filter_identical)
+                                    knn_candidates=knn_candidates, allow_identical=allow_identical)
         # the code reverses the flat id list: the many leftover groups formed last come first (curriculum)
         return [g[::-1] for g in reversed(formed)]
     if strategy == "shingle":
@@ -146,15 +149,16 @@ def epoch_groups(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *
 
 def example_knn_groups(embeddings: np.ndarray, texts: Sequence[str], visit: np.ndarray | None = None, *,
                        group_size: int = 8, knn_candidates: int = 200,
-                       filter_identical: bool = True) -> list[list[int]]:
+                       allow_identical: bool = True) -> list[list[int]]:
     """Greedy nearest-neighbour groups of example-based shuffling, in the order they are formed (methods.md §4.4).
 
     For each example e of ``visit`` (default: index order) not yet used, its ``knn_candidates``
     nearest embeddings (exact L2, e itself included and skipped as used) are scanned closest
-    first, and unused ones join e's group until it has ``group_size`` members; with
-    ``filter_identical`` a candidate whose text equals the text of any member already in the group
-    is skipped (the code's ``allow_same=False``). A group is smaller when the candidates run out,
-    which happens more and more as the data gets used up. Indices are rows of ``embeddings``.
+    first, and unused ones join e's group until the group holds ``group_size`` distinct texts, as
+    the official code counts (a set of the group's texts). With ``allow_identical`` (the official
+    notebooks' ``allow_same=True``) a candidate whose text is already in the group joins it without
+    counting; without it such a candidate is skipped. A group is smaller when the candidates run
+    out, which happens more and more as the data gets used up. Indices are rows of ``embeddings``.
     """
     n = len(texts)
     _check_int("group_size", group_size, 1)
@@ -170,19 +174,19 @@ def example_knn_groups(embeddings: np.ndarray, texts: Sequence[str], visit: np.n
     groups = []
     for e in visit.tolist():
         if not used[e]:
-            groups.append(_grow_group(e, candidates[e], used, texts, group_size, filter_identical))
+            groups.append(_grow_group(e, candidates[e], used, texts, group_size, allow_identical))
     return groups
 
 
 def _grow_group(seed_ex: int, candidates: np.ndarray, used: np.ndarray, texts: Sequence[str], group_size: int,
-                filter_identical: bool) -> list[int]:
-    """``seed_ex`` and its first unused, non-duplicate candidates (marks them used)."""
+                allow_identical: bool) -> list[int]:
+    """``seed_ex`` and its first unused candidates until ``group_size`` distinct texts (marks them used)."""
     used[seed_ex] = True
     group, seen = [seed_ex], {texts[seed_ex]}
     for j in candidates.tolist():
-        if len(group) >= group_size:
+        if len(seen) >= group_size:
             break
-        if used[j] or (filter_identical and texts[j] in seen):
+        if used[j] or (not allow_identical and texts[j] in seen):
             continue
         used[j] = True
         group.append(j)

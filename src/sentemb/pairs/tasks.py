@@ -36,6 +36,20 @@ OFFLINE: dict[str, tuple[TaskKind, Callable[[float], float]]] = {
 }
 
 
+def task_traits(source: str, kind: str | None) -> tuple[str, bool]:
+    """(task kind, whether queries carry labelled negatives) of a pair source, known without reading
+    its data (a ``file`` source states its kind; its negatives are assumed present)."""
+    if source in OFFLINE:
+        return OFFLINE[source][0], True
+    if source == "file":
+        if kind is None:
+            raise DataError(source, "a 'file' pair task must state its kind (regression | classification | ranking)")
+        return kind, True
+    from sentemb.pairs.sources import PAIR_SOURCES
+
+    return PAIR_SOURCES[source].kind, PAIR_SOURCES[source].labelled_negatives
+
+
 def _pairs(examples: list[Example], scale: Callable[[float], float], where: str) -> list[Pair]:
     out = []
     for number, ex in enumerate(examples, 1):

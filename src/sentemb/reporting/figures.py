@@ -93,6 +93,32 @@ def fig_bars(values: Mapping[str, float], xlabel: str) -> Figure:
     return fig
 
 
+def fig_forest(cells: Sequence[tuple[str, str, float, float, float, bool]]) -> Figure:
+    """Forest plot: one panel per column (task and Avg.), one line per compared row: the
+    difference from its reference and its 95% paired bootstrap interval; filled where the
+    interval excludes 0, hollow where it does not, a dashed line at 0."""
+    columns = list(dict.fromkeys(c[1] for c in cells))
+    rows = list(dict.fromkeys(c[0] for c in cells))
+    fig, axes = plt.subplots(1, len(columns), figsize=(2.2 * len(columns) + 3, 0.35 * len(rows) + 1.6), sharey=True,
+                             squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        for y, row in enumerate(rows):
+            hit = [c for c in cells if c[0] == row and c[1] == column]
+            if not hit:
+                continue
+            _, _, diff, low, high, significant = hit[0]
+            ax.plot([low, high], [y, y], color="black", lw=1)
+            ax.plot([diff], [y], "o", ms=5, color="black", markerfacecolor="black" if significant else "white")
+        ax.axvline(0.0, ls="--", lw=0.8, color="grey")
+        ax.set_title(column, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0][0].set_yticks(range(len(rows)), rows, fontsize=7)
+    axes[0][0].invert_yaxis()
+    fig.supxlabel("difference from the reference row (Spearman x100), 95% paired bootstrap interval", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as PNG atomically, then close it."""
     with atomic_open(path, "wb") as handle:

@@ -1,9 +1,10 @@
-"""The BSC table and the batch-hardness summary of the pair runs (methods.md §4.6).
+"""The BSC table and the batch-hardness summary of the pair runs (docs/methods.md §4.6).
 
-Rows are the pair variants in ``params.yaml`` order (MSE, BSC, BSC without labelled negatives,
-BSC with each shuffle, Combo, Triplet, no fine-tuning), columns each task's ``table_metrics`` on
-the test split, as the paper's tables. There is no Avg.: the cells mix Spearman, F1 and ranking
-scales. A missing run or metric raises instead of leaving a blank.
+Rows are the pair methods in ``params.yaml`` order, columns each task's ``table_metrics`` on the
+test split, as the paper's tables. There is no Avg.: the cells mix Spearman, F1 and ranking
+scales. A cell a method cannot have (explicit triplets on a task without labelled negatives) is
+"n/a"; a missing run or metric raises instead of leaving a blank. Each row with a reference (BSC
+vs MSE, a shuffle vs BSC) carries its paired bootstrap comparison per cell (``pair_items``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sentemb.config import Params
+from sentemb.config.jobs import AggregateJob
 from sentemb.errors import DataError
+from sentemb.layout import PairRun, pair_files
 from sentemb.reporting.curves import write_tsv
 from sentemb.reporting.tables import Table
 from sentemb.utils.io import read_json, read_jsonl
@@ -23,10 +25,11 @@ METRIC_NAMES = {"spearman": "Spearman", "pearson": "Pearson", "f1": "F1", "accur
 HARDNESS = ("neg_cos", "neg_cos_max", "labelled_negatives")
 
 
-def _run_doc(pairs_dir: Path, task: str, variant: str) -> tuple[Path, dict[str, Any]]:
-    path = pairs_dir / f"{task}-{variant}.json"
+def run_doc(pairs_dir: Path, run: str) -> tuple[Path, dict[str, Any]]:
+    path = pair_files(pairs_dir, run).details
     if not path.exists():
-        raise DataError(path, f"missing pair run (run `dvc repro finetune_pairs@{task}-{variant}`)")
+        task, method = run.split("-", 1)
+        raise DataError(path, f"missing pair run (run `dvc repro {PairRun(task, method).stage()}`)")
     doc = read_json(path)
     if doc.get("split") != "test":
         raise DataError(path, f"reports split {doc.get('split')!r}; the BSC table shows test only")
@@ -40,49 +43,60 @@ def _metric(path: Path, doc: dict[str, Any], metric: str) -> float:
     return float(value)
 
 
-def pair_table(params: Params, pairs_dir: Path) -> Table:
-    tasks = params.pairs.tasks
-    columns = [f"{t.label or name} {METRIC_NAMES.get(m, m)}" for name, t in tasks.items() for m in t.table_metrics]
+def columns(job: AggregateJob) -> list[tuple[str, str, str]]:
+    """(task, metric, column title) of every column."""
+    return [(c.task, m, f"{c.label} {METRIC_NAMES.get(m, m)}") for c in job.pair_columns for m in c.table_metrics]
+
+
+def pair_table(job: AggregateJob, pairs_dir: Path, timer: Any = None) -> Table:
     rows = []
-    for variant, v in params.pairs.variants.items():
+    for spec in job.pair_rows:
         cells: list[float | None] = []
-        for task, t in tasks.items():
-            path, doc = _run_doc(pairs_dir, task, variant)
-            cells += [_metric(path, doc, m) for m in t.table_metrics]
-        rows.append((v.label or variant, cells))
-    return Table("pairs", f"{params.pairs.title} [test split]", columns, rows, average=False)
+        for task, metric, _ in columns(job):
+            if not spec.applicable[task]:
+                cells.append(None)
+                continue
+            path, doc = run_doc(pairs_dir, spec.runs[task])
+            cells.append(_metric(path, doc, metric))
+        rows.append((spec.label, cells))
+    note = "" if job.verified_data else ", unverified data"
+    return Table("pairs", f"{job.pairs_title} [test split{note}]", [title for _, _, title in columns(job)], rows,
+                 average=False, ids=tuple(s.method for s in job.pair_rows))
 
 
-def hardness_rows(params: Params, pairs_dir: Path) -> list[tuple[str, str, str, float, float, float]]:
-    """(task, variant, shuffle, mean neg_cos, mean neg_cos_max, mean labelled negatives) per
+def hardness_rows(job: AggregateJob, pairs_dir: Path) -> list[tuple[str, str, str, float, float, float]]:
+    """(task, method, shuffle, mean neg_cos, mean neg_cos_max, mean labelled negatives) per
     trained run: the batch hardness each strategy produced, averaged over its logged steps."""
     out = []
-    for task in params.pairs.tasks:
-        for variant, v in params.pairs.variants.items():
-            if v.loss is None:
+    for c in job.pair_columns:
+        for spec in job.pair_rows:
+            if spec.loss is None or not spec.applicable[c.task]:
                 continue
-            path = pairs_dir / f"{task}-{variant}.jsonl"
-            rows = read_jsonl(path) if path.exists() else []
+            path = pair_files(pairs_dir, spec.runs[c.task]).steps
+            rows = read_jsonl(path) if path is not None and path.exists() else []  # type: ignore[arg-type]
             if not rows:
-                raise DataError(path, "no logged steps for a trained pair run")
+                raise DataError(path or pairs_dir, "no logged steps for a trained pair run")
+            if any(k not in rows[0] for k in HARDNESS):
+                continue  # a loss without batch-hardness stats (explicit triplets)
             means = [sum(r[k] for r in rows) / len(rows) for k in HARDNESS]
-            out.append((task, variant, v.shuffle, *means))
+            out.append((c.label, spec.label, spec.shuffle, *means))
     return out
 
 
-def write_pair_curves(params: Params, pairs_dir: Path, plots_dir: Path) -> None:
-    """``<plots>/pairs/<task>-<variant>.tsv``: loss and batch hardness per step (DVC plots)."""
-    for task in params.pairs.tasks:
-        for variant, v in params.pairs.variants.items():
-            if v.loss is None:
+def write_pair_curves(job: AggregateJob, pairs_dir: Path, plots_dir: Path) -> None:
+    """``<plots>/pairs/<task>-<method>.tsv``: loss and batch hardness per step (DVC plots)."""
+    for c in job.pair_columns:
+        for spec in job.pair_rows:
+            if spec.loss is None or not spec.applicable[c.task]:
                 continue
-            keys = ["trial", "step", "epoch", "loss", *HARDNESS]
-            rows = read_jsonl(pairs_dir / f"{task}-{variant}.jsonl")
-            write_tsv(plots_dir / "pairs" / f"{task}-{variant}.tsv", keys, [[r[k] for k in keys] for r in rows])
+            run = spec.runs[c.task]
+            rows = read_jsonl(pair_files(pairs_dir, run).steps)  # type: ignore[arg-type]
+            keys = [k for k in ["trial", "step", "epoch", "loss", *HARDNESS] if rows and k in rows[0]]
+            write_tsv(plots_dir / "pairs" / f"{run}.tsv", keys, [[r.get(k) for k in keys] for r in rows])
 
 
 def hardness_markdown(rows: list[tuple[str, str, str, float, float, float]]) -> str:
-    lines = ["| Task | Variant | Shuffle | mean off-diag. cos | mean max off-diag. cos | labelled neg./batch |",
+    lines = ["| Task | Method | Shuffle | mean off-diag. cos | mean max off-diag. cos | labelled neg./batch |",
              "|---|---|---|---:|---:|---:|"]
     lines += [f"| {t} | {v} | {s} | {a:.3f} | {b:.3f} | {c:.2f} |" for t, v, s, a, b, c in rows]
     return "\n".join(lines) + "\n"

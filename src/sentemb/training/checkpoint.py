@@ -25,6 +25,12 @@ class LoopState:
     best_score: float = float("-inf")
     best_step: int = 0
     elapsed_s: float = 0.0  # training wall time before this (re)start
+    # The current epoch's plan: kept because a model-based order (pair shuffling) cannot be
+    # recomputed after the model has moved on.
+    order: list[int] | None = None
+    order_epoch: int = -1
+    dropout: bool = True
+    order_s: float = 0.0  # seconds the plan took (the cost of a shuffling strategy)
 
 
 def rng_state() -> dict[str, Any]:

@@ -59,14 +59,15 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
-    global_batch = batch_size * world_size
-    if world_size > 1 or n % global_batch == 1:  # a lone last sentence has no in-batch negative
+def steps_per_epoch(n: int, global_batch: int, world_size: int = 1) -> int:
+    """Steps over ``n`` examples with the global batch; the last partial batch is kept on one
+    process unless it would hold a single example (no in-batch negative)."""
+    if world_size > 1 or n % global_batch == 1:
         return n // global_batch
     return math.ceil(n / global_batch)
 
 
-def rank_slice(order: np.ndarray, offset: int, batch_size: int, rank: int, world_size: int) -> np.ndarray:
-    """This process's share of the global batch that starts at ``offset``."""
-    start = offset + rank * batch_size
-    return order[start : start + batch_size]
+def rank_slice(order: np.ndarray, offset: int, per_rank: int, rank: int, world_size: int) -> np.ndarray:
+    """This process's share (``per_rank`` rows) of the global batch that starts at ``offset``."""
+    start = offset + rank * per_rank
+    return order[start : start + per_rank]

@@ -91,14 +91,15 @@ class PairSource(NamedTuple):
     fetch: Callable[[str | Path], Path]
     read: Callable[[str | Path], PairTask]
     kind: TaskKind
+    labelled_negatives: bool  # whether a query has judged non-relevant candidates (triplets need them)
 
 
 PAIR_SOURCES: dict[str, PairSource] = {
-    "qqp": PairSource(fetch_qqp, read_qqp, "classification"),
-    "antique": PairSource(fetch_antique, read_antique, "ranking"),
-    "cqa_a": PairSource(fetch_cqa, read_cqa_a, "ranking"),
-    "cqa_b": PairSource(fetch_cqa, read_cqa_b, "ranking"),
-    "pfcc_s": PairSource(fetch_pfcc_s, read_pfcc_s, "ranking"),
+    "qqp": PairSource(fetch_qqp, read_qqp, "classification", True),
+    "antique": PairSource(fetch_antique, read_antique, "ranking", True),
+    "cqa_a": PairSource(fetch_cqa, read_cqa_a, "ranking", True),
+    "cqa_b": PairSource(fetch_cqa, read_cqa_b, "ranking", True),
+    "pfcc_s": PairSource(fetch_pfcc_s, read_pfcc_s, "ranking", False),  # tweet -> its debunking claim only
 }
 
 # Gains for nDCG@1 where the stored relevance is not trec_eval's gain (see ranking.ndcg_at_1).

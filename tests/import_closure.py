@@ -1,0 +1,100 @@
+"""The project modules a stage script imports, transitively (static: every ``import`` statement,
+also those inside functions), and the smallest list of files and package directories that
+covers exactly them: what its ``deps`` in dvc.yaml must be (tests/test_dvc_deps.py).
+
+Run ``python tests/import_closure.py`` to print that list for every stage script.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+PACKAGE = "sentemb"
+
+
+def module_file(name: str) -> Path | None:
+    """The file of module ``sentemb.x.y`` (a package's ``__init__.py``), or None if not ours."""
+    if name != PACKAGE and not name.startswith(PACKAGE + "."):
+        return None
+    base = SRC.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from pkg import module`
+    return names
+
+
+def _with_parents(name: str) -> list[str]:
+    """Importing ``a.b.c`` runs ``a/__init__``, ``a/b/__init__`` and ``a/b/c``."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def closure(script: Path) -> set[Path]:
+    """Every project file executed when ``script`` runs (modules and their packages' __init__)."""
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        path = todo.pop()
+        for name in _imported(path):
+            for part in _with_parents(name):
+                file = module_file(part)
+                if file is not None and file not in seen:
+                    seen.add(file)
+                    todo.append(file)
+    return seen
+
+
+def package_files(directory: Path) -> set[Path]:
+    return {p for p in directory.rglob("*.py") if "__pycache__" not in p.parts}
+
+
+def covering_deps(files: set[Path]) -> list[str]:
+    """The files, with every package directory whose .py files are all in ``files`` collapsed to
+    the directory (outermost first), as paths relative to the repository root."""
+    out: list[str] = []
+    covered: set[Path] = set()
+    packages = sorted({p.parent for p in SRC.joinpath(PACKAGE).rglob("__init__.py")}, key=lambda p: len(p.parts))
+    for pkg in packages:
+        if pkg == SRC / PACKAGE:
+            continue  # the whole package is never one stage's dependency
+        members = package_files(pkg)
+        if members <= files and not members <= covered:
+            out.append(str(pkg.relative_to(ROOT)))
+            covered |= members
+    out += sorted(str(f.relative_to(ROOT)) for f in files - covered)
+    return sorted(out)
+
+
+def expand(deps: list[str]) -> set[Path]:
+    """Project .py files named by dvc.yaml deps (directories expanded)."""
+    out: set[Path] = set()
+    for dep in deps:
+        path = ROOT / dep
+        if path.is_dir() and path.is_relative_to(SRC):
+            out |= package_files(path)
+        elif path.suffix == ".py" and path.is_relative_to(SRC):
+            out.add(path)
+    return out
+
+
+if __name__ == "__main__":
+    for script in sorted((ROOT / "stages").glob("*.py")):
+        print(f"{script.name}:")
+        for dep in covering_deps(closure(script)):
+            print(f"  - {dep}")
+    sys.exit(0)
