@@ -26,7 +26,7 @@ from sentemb.config import (
 from sentemb.data.records import TaskData
 from sentemb.data.senteval import load_task
 from sentemb.errors import ConfigError
-from sentemb.evaluation.cache import EmbeddingCache
+from sentemb.evaluation.cache import EmbeddingCache, fill
 from sentemb.evaluation.sts import headline, score_sts_task
 from sentemb.losses import build_loss
 from sentemb.losses.paradigm import GradientDiagnostics
@@ -115,7 +115,7 @@ def dev_tasks(prepared_dir: Path) -> dict[str, TaskData]:
 def dev_scores(encoder: SentenceEncoder, tasks: dict[str, TaskData]) -> dict[str, float]:
     """STS-B and SICK-R dev Spearman x100 with the evaluation stage's STS code (methods.md §0.5)."""
     cache = EmbeddingCache(None, "dev")  # weights change between evaluations: never persist
-    cache.fill(lambda b: encoder.encode(b, 128, None), [s for t in tasks.values() for s in t.sentences()])
+    fill({encoder.pooler: cache}, [s for t in tasks.values() for s in t.sentences()], encoder, 128, None)
     stsb = headline("STSBenchmark", score_sts_task(tasks["STSBenchmark"], cache.lookup), "dev")
     sick = headline("SICKRelatedness", score_sts_task(tasks["SICKRelatedness"], cache.lookup), "dev")
     return {"stsb_dev": stsb, "sickr_dev": sick, "avg_dev": (stsb + sick) / 2}
