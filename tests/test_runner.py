@@ -31,6 +31,19 @@ def test_encode_many_equals_one_pass_per_pooler(tiny_backbone) -> None:
     assert not np.allclose(many["avg"], many["cls_before_pooler"])
 
 
+def test_iter_encode_follows_one_plan_and_a_skipped_batch_changes_no_other(tiny_backbone) -> None:
+    encoder = SentenceEncoder(*tiny_backbone, "avg")
+    sents = ["a dog", "the big red dog is running in the park", "a cat is eating", "water", "the man is playing"]
+    full = list(encoder.iter_encode(sents, ("avg",), batch_size=2))
+    words = [len(sents[i].split()) for idx, _ in full for i in idx]  # the tiny tokenizer is word level
+    assert words == sorted(words, reverse=True) and sorted(i for idx, _ in full for i in idx) == list(range(5))
+    first = [sents[i] for i in full[0][0]]
+    rest = list(encoder.iter_encode(sents, ("avg",), batch_size=2, skip=lambda batch: batch == first))
+    assert len(rest) == len(full) - 1
+    for (idx, vecs), (idx_again, vecs_again) in zip(full[1:], rest):
+        assert np.array_equal(idx, idx_again) and np.array_equal(vecs["avg"], vecs_again["avg"])
+
+
 def test_shared_pass_fills_the_sibling_cache_without_changing_scores(tiny_model_dir: Path, tmp_path: Path) -> None:
     first = evaluate(_request(tiny_model_dir, "avg", tmp_path / "shared"), share_poolers=("cls_before_pooler",))
     sibling = evaluate(_request(tiny_model_dir, "cls_before_pooler", tmp_path / "shared"))

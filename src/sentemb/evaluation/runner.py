@@ -1,7 +1,8 @@
 """One evaluation entry point for ``sentemb evaluate`` and the ``evaluate`` stage (methods.md §0).
 
 Steps: load the requested tasks, gather every distinct sentence across them, encode the ones the
-on-disk cache lacks (once, length-sorted, inference mode), then score STS tasks (§0.2) and
+on-disk cache lacks (once, length-sorted, inference mode, kept batch by batch so that a killed
+run resumes where it stopped: ``evaluation/cache.py``), then score STS tasks (§0.2) and
 transfer tasks (§0.3) from cached vectors. The result JSON has ``scores`` (headline numbers,
 x100, 2 decimals), ``avg_sts``/``avg_transfer`` (mean of the rounded scores, as SimCSE prints
 them), ``details`` and ``provenance``. A missing or non-finite score raises; it is never
@@ -25,7 +26,7 @@ from sentemb.config import params_hash
 from sentemb.config.jobs import EvalJob
 from sentemb.data.records import TaskData
 from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS, is_prepared, load_task, split_files
-from sentemb.evaluation.cache import EmbeddingCache, cache_key
+from sentemb.evaluation.cache import EmbeddingCache, cache_key, fill
 from sentemb.evaluation.sts import headline, headline_items, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
 from sentemb.evaluation.transfer import evaluate_transfer
@@ -113,21 +114,6 @@ def _cache_for(req: EvalRequest, pooler: str, model_sha: str) -> EmbeddingCache:
                                                    "pooler": pooler, "max_length": req.max_length})
 
 
-def _encode_into_caches(encoder: SentenceEncoder, req: EvalRequest, caches: dict[str, EmbeddingCache],
-                        sentences: list[str]) -> int:
-    """One backbone pass over every sentence some cache lacks, read off with each pooler."""
-    todo = list(dict.fromkeys(s for cache in caches.values() for s in cache.missing(sentences)))
-    if todo:
-        vectors = encoder.encode_many(todo, tuple(caches), req.batch_size, req.max_length)
-        for pooler, cache in caches.items():
-            missing = set(cache.missing(todo))
-            keep = [i for i, s in enumerate(todo) if s in missing]
-            cache.put([todo[i] for i in keep], vectors[pooler][keep])
-    log.info("embedding cache (%s): %d encoded, %d reused", "+".join(caches), len(todo),
-             len(dict.fromkeys(sentences)) - len(todo))
-    return len(todo)
-
-
 def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = (), items_path: Path | None = None) -> dict[str, Any]:
     """Run the protocol for ``req`` and return the result document (see module docstring).
 
@@ -144,7 +130,7 @@ def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = (), items_path: 
     caches = {p: _cache_for(req, p, model_sha) for p in poolers}
     cache = caches[req.pooler]
     sentences = [s for task in tasks.values() for s in task.sentences()]
-    encoded = _encode_into_caches(encoder, req, caches, sentences)
+    encoded = fill(caches, sentences, encoder, req.batch_size, req.max_length)
     encode_seconds = time.time() - started
 
     scores: dict[str, float] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -131,30 +131,50 @@ class SentenceEncoder(nn.Module):
         """Embed sentences with this encoder's pooler (float32, input order)."""
         return self.encode_many(sentences, (self.pooler,), batch_size, max_length)[self.pooler]
 
-    @torch.inference_mode()
     def encode_many(
         self, sentences: Sequence[str], poolers: Sequence[str], batch_size: int = 128, max_length: int | None = None
     ) -> dict[str, np.ndarray]:
-        """Embed sentences once per pooler from a single backbone pass (float32, input order).
-        Batches are built from length-sorted sentences so that little compute is spent on
-        padding; no truncation unless asked."""
+        """Embed sentences once per pooler from a single backbone pass (float32, input order),
+        batch by batch along ``iter_encode``'s plan."""
+        out: dict[str, np.ndarray] = {}
+        for idx, vectors in self.iter_encode(sentences, poolers, batch_size, max_length):
+            for name, vecs in vectors.items():
+                if name not in out:
+                    out[name] = np.empty((len(sentences), vecs.shape[1]), dtype=np.float32)
+                out[name][idx] = vecs
+        return out if out else {p: np.empty((0, 0), dtype=np.float32) for p in poolers}
+
+    @torch.inference_mode()
+    def iter_encode(
+        self,
+        sentences: Sequence[str],
+        poolers: Sequence[str],
+        batch_size: int = 128,
+        max_length: int | None = None,
+        skip: Callable[[list[str]], bool] | None = None,
+    ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """Yield ``(indices into sentences, {pooler: float32 vectors})`` batch by batch, in plan order.
+
+        The plan depends on ``sentences`` alone: stably sorted by token length, longest first
+        (little compute is spent on padding, and peak memory shows at once), cut into batches of
+        ``batch_size``; no truncation unless asked. A batch for which ``skip(batch)`` is true is
+        not encoded. The same sentences therefore always give the same batches, which is what lets
+        the embedding cache resume a killed run with bitwise the vectors of an uninterrupted one."""
         was_training = self.training
         self.eval()
         try:
-            lengths = self._token_lengths(sentences, max_length)
-            order = np.argsort(-lengths, kind="stable")  # longest first: peak memory shows at once
-            out: dict[str, np.ndarray] = {}
+            order = np.argsort(-self._token_lengths(sentences, max_length), kind="stable")
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                for name, vecs in self._embed_batch([sentences[i] for i in idx], poolers, max_length).items():
-                    if name not in out:
-                        out[name] = np.empty((len(sentences), vecs.shape[1]), dtype=np.float32)
-                    out[name][idx] = vecs
-            return out if out else {p: np.empty((0, 0), dtype=np.float32) for p in poolers}
+                batch = [sentences[i] for i in idx]
+                if skip is None or not skip(batch):
+                    yield idx, self._embed_batch(batch, poolers, max_length)
         finally:
             self.train(was_training)
 
     def _token_lengths(self, sentences: Sequence[str], max_length: int | None) -> np.ndarray:
+        if not sentences:  # HF tokenizers fail on an empty list
+            return np.zeros(0, dtype=np.int64)
         enc = self.tokenizer(list(sentences), truncation=max_length is not None, max_length=max_length)
         return np.array([len(ids) for ids in enc["input_ids"]], dtype=np.int64)
 

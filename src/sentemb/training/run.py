@@ -16,7 +16,7 @@ from sentemb.config import TrainConfig, params_hash
 from sentemb.config.jobs import DevConfig, TrainJob
 from sentemb.data.records import TaskData
 from sentemb.data.senteval import load_task
-from sentemb.evaluation.cache import EmbeddingCache
+from sentemb.evaluation.cache import EmbeddingCache, fill
 from sentemb.evaluation.sts import headline, score_sts_task
 from sentemb.layout import ModelDir, RunFiles
 from sentemb.losses import build_loss
@@ -74,8 +74,8 @@ def dev_scores(encoder: SentenceEncoder, tasks: dict[str, TaskData], dev: DevCon
     """STS-B and SICK-R dev Spearman x100 with the evaluation stage's STS code, encoded as
     ``sentemb evaluate --mode dev --tasks sts`` encodes them (same sentences, order and batches)."""
     cache = EmbeddingCache(None, "dev")  # weights change between evaluations: never persist
-    cache.fill(lambda b: encoder.encode(b, dev.batch_size, dev.max_length), [s for t in tasks.values()
-                                                                             for s in t.sentences()])
+    fill({encoder.pooler: cache}, [s for t in tasks.values() for s in t.sentences()], encoder, dev.batch_size,
+         dev.max_length)
     stsb = headline("STSBenchmark", score_sts_task(tasks["STSBenchmark"], cache.lookup), "dev")
     sick = headline("SICKRelatedness", score_sts_task(tasks["SICKRelatedness"], cache.lookup), "dev")
     return {"stsb_dev": stsb, "sickr_dev": sick, "avg_dev": (stsb + sick) / 2}
