@@ -172,8 +172,12 @@ def test_invalid_inputs_raise():
     gold = np.array([1.0, 2.0, 3.0, 4.0])
     flat = partial(spearman_x100, np.ones(4), gold)  # constant scores: Spearman undefined
     ok = partial(spearman_x100, np.array([1.0, 3.0, 2.0, 4.0]), gold)
-    with pytest.raises(ValueError, match="not finite"):
+    with pytest.raises(ValueError, match="not finite on the full data"):
         compare({"T": Column(4, {"row": [flat], "ref": [ok]})}, "ref", n_resamples=10)
+    # defined on the full data, undefined on some resample of 4 items: no interval rather than a biased one
+    other = partial(spearman_x100, np.array([2.0, 1.0, 3.0, 4.0]), gold)
+    assert compare({"T": Column(4, {"row": [other], "ref": [ok]})}, "ref", n_resamples=200)["row"] == {
+        "T": None, "Avg.": None}
     with pytest.raises(ValueError, match="reference row"):
         compare({"T": Column(4, {"row": [ok]})}, "ref")
     with pytest.raises(ValueError, match="scores rows"):

@@ -138,7 +138,9 @@ def _filled(root: Path, tiny_backbone, key: str = "avg") -> EmbeddingCache:
 
 
 def _sts(cache: EmbeddingCache) -> dict[str, object]:
-    return {name: score_sts_task(task, cache.lookup) for name, task in STS.items()}
+    """Every correlation of the STS tasks (the per-item arrays left out: compared via lookup)."""
+    return {name: {k: v for k, v in score_sts_task(task, cache.lookup).items() if k != "_items"}
+            for name, task in STS.items()}
 
 
 def _worker(model_dir: Path, root: Path, *args: str) -> subprocess.Popen:

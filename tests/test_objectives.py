@@ -16,8 +16,8 @@ from sentemb.losses import build_loss
 from sentemb.losses.base import EmbeddingBatch, LossOutput
 from sentemb.models.encoder import SentenceEncoder
 from sentemb.models.heads import BNProjector, MLPHead, MomentumEncoder, build_head
-from sentemb.objectives import OBJECTIVES, build_objective, objective_names
-from sentemb.objectives.base import TextBatch
+from sentemb.objectives import OBJECTIVES, build_objective, check_objective, objective_names
+from sentemb.objectives.base import BuildContext, TextBatch
 from sentemb.objectives.esimcse import ESimCSEObjective
 from sentemb.objectives.two_view import TwoViewObjective, load_mlm_head
 
@@ -272,35 +272,44 @@ def test_esimcse_state_dict_round_trip(tiny_backbone: Tiny) -> None:
 
 
 # -- registry ------------------------------------------------------------------------------
+def _ctx(enc: SentenceEncoder, tok: object, loss: nn.Module, tmp: Path = Path(".")) -> BuildContext:
+    return BuildContext(enc, tok, loss, head="mlp", max_seq_length=16, gather_negatives=True, seed=0,
+                        model_path=tmp)
+
+
 def test_build_objective_checks(tiny_backbone: Tiny) -> None:
     backbone, tok = tiny_backbone
     enc = _encoder(backbone, tok)
     assert set(OBJECTIVES) >= {"two_view", "esimcse"}
-    obj = build_objective("two_view", data_kind="nli", encoder=enc, tokenizer=tok,
-                          loss=build_loss("infonce", hard_negative_weight=1.0))
-    assert isinstance(obj, TwoViewObjective)
-    with pytest.raises(ConfigError, match="did you mean 'esimcse'"):
-        build_objective("esimcs", data_kind="wiki", encoder=enc, tokenizer=tok, loss=build_loss("infonce"))
-    with pytest.raises(ConfigError, match="did you mean 'queue_size'"):
-        build_objective("esimcse", data_kind="wiki", encoder=enc, tokenizer=tok, loss=build_loss("infonce"),
-                        queue_sise=4)
-    with pytest.raises(ConfigError, match="requires hard_negative"):
-        build_objective("two_view", data_kind="wiki", encoder=enc, tokenizer=tok,
-                        loss=build_loss("infonce", hard_negative_weight=1.0))
-    with pytest.raises(ConfigError, match="trains on wiki"):
-        build_objective("esimcse", data_kind="nli", encoder=enc, tokenizer=tok, loss=build_loss("infonce"))
-    with pytest.raises(ConfigError, match="did you mean 'wiki'"):
-        build_objective("two_view", data_kind="wikii", encoder=enc, tokenizer=tok, loss=build_loss("infonce"))
-    with pytest.raises(ConfigError, match="missing a required argument: 'tokenizer'"):
-        build_objective("two_view", data_kind="wiki", encoder=enc, loss=build_loss("infonce"))
-
-
-def test_build_objective_without_data_kind_and_lazy_entries(tiny_backbone: Tiny,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    backbone, tok = tiny_backbone
-    enc = _encoder(backbone, tok)
     hard = build_loss("infonce", hard_negative_weight=1.0)
-    assert isinstance(build_objective("two_view", encoder=enc, tokenizer=tok, loss=hard), TwoViewObjective)
-    with pytest.raises(ConfigError, match="requires hard_negative"):  # esimcse never has triplets
-        build_objective("esimcse", encoder=enc, tokenizer=tok, loss=hard)
+    obj = build_objective("two_view", _ctx(enc, tok, hard), data_kind="nli", train_pooler="cls_before_pooler")
+    assert isinstance(obj, TwoViewObjective)
+    plain = _ctx(enc, tok, build_loss("infonce"))
+    with pytest.raises(ConfigError, match="did you mean 'esimcse'"):
+        build_objective("esimcs", plain, data_kind="wiki", train_pooler="avg")
+    with pytest.raises(ConfigError, match="did you mean 'queue_size'"):
+        build_objective("esimcse", plain, data_kind="wiki", train_pooler="avg", queue_sise=4)
+    with pytest.raises(ConfigError, match="requires hard_negative"):
+        build_objective("two_view", _ctx(enc, tok, hard), data_kind="wiki", train_pooler="avg")
+    with pytest.raises(ConfigError, match="trains on wiki"):
+        build_objective("esimcse", plain, data_kind="nli", train_pooler="avg")
+    with pytest.raises(ConfigError, match="did you mean 'wiki'"):
+        build_objective("two_view", plain, data_kind="wikii", train_pooler="avg")
+    with pytest.raises(ConfigError, match="dup_rate must be in"):
+        build_objective("esimcse", plain, data_kind="wiki", train_pooler="avg", dup_rate=1.5)
+
+
+def test_check_objective_needs_no_model() -> None:
+    """The check_params stage validates a recipe without building anything."""
+    infonce = build_loss("infonce")
+    check_objective("diffcse", {"masking_ratio": 0.3}, loss=infonce, data_kind="wiki", head="bn_mlp",
+                    train_pooler="cls_before_pooler")
+    with pytest.raises(ConfigError, match="masking_ratio must be in"):
+        check_objective("diffcse", {"masking_ratio": 1.3}, loss=infonce, data_kind="wiki", head="bn_mlp",
+                        train_pooler="cls_before_pooler")
+    with pytest.raises(ConfigError, match="replaces the model's pooler layer"):
+        check_objective("diffcse", {}, loss=infonce, data_kind="wiki", head="bn_mlp", train_pooler="cls")
+    with pytest.raises(ConfigError, match="momentum_init must be one of"):
+        check_objective("esimcse", {"momentum_init": "copy"}, loss=infonce, data_kind="wiki", head="mlp",
+                        train_pooler="avg")
     assert "diffcse" in objective_names()

@@ -1,9 +1,10 @@
-"""prepare -> train -> evaluate -> aggregate through the real dvc.yaml, on a tiny random model, offline.
+"""check_params -> prepare -> train -> evaluate -> analyze -> finetune_pairs -> aggregate through the
+real dvc.yaml, on a tiny random model, offline; then a second `dvc repro` does nothing, and a typo
+in params.yaml fails the first stage in seconds, before any training.
 
 The project's dvc.yaml, stages and package are copied into a temporary DVC project whose
-params.yaml points at a small generated mirror (the fixture mirror with transfer files large
-enough for 5-fold CV) and at a tiny BERT built from a config. ``dvc repro`` must build every
-table; a second ``dvc repro`` must do nothing and say so.
+params.yaml is the shipped default pointed at a small generated mirror and a tiny BERT built from
+a config, scaled down. Stage commands run on a pre-warmed interpreter (tests/zygote.py).
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import MIRROR, build_tiny_model_dir
+from zygote import warm_python
 
 ROOT = Path(__file__).resolve().parents[1]
 POS = "good great fun love movie film the a is very".split()
 NEG = "bad boring hate not movie film the a is very".split()
+HANG_S = 1800  # only stops a hang: a loaded CI machine may be slow
 
 
 def _lines(words: list[str], n: int, seed: int) -> list[str]:
@@ -64,117 +68,151 @@ def make_mirror(dst: Path) -> Path:
     return dst
 
 
-def _dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                        "PYTHONPATH": str(project / "src")}
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=env, capture_output=True,
-                          text=True, timeout=300)
+def copy_project(dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for item in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / item, dst / item)
+    for folder in ("stages", "src"):
+        shutil.copytree(ROOT / folder, dst / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return dst
+
+
+def tiny_params(raw: dict, mirror: Path, model: Path, cache: Path) -> dict:
+    """A params file scaled to a tiny model and mirror (every other key as given)."""
+    raw["data"].update(mirror_dir=str(mirror), strict_upstream=False, wiki_max_sentences=8, nli_max_triplets=8)
+    raw["train"].update(max_seq_length=16)
+    for b in raw["backbones"].values():
+        b.update(model=str(model), revision=None)
+        b["train"] = {"batch_size": 4, "max_steps": 2, "eval_steps": 1, "save_steps": 1}
+        for over in b.get("methods", {}).values():
+            over.get("train", {}).pop("eval_steps", None)
+            over.get("train", {}).pop("save_steps", None)
+            if "batch_size" in over.get("train", {}):
+                over["train"]["batch_size"] = 4
+    raw["evaluate"].update(mode="fasttest", cache_dir=str(cache))
+    raw["analyze"].update(min_type_count=2, baseline_samples=4, batch_size=4, dynamics_sentences=4)
+    raw["pairs"]["train"].update(batch_size=4, max_seq_length=16, max_steps=None)
+    raw["pairs"]["shuffle"].update(group_size=2, knn_candidates=4, n_clusters=3, shingle_size=1)
+    for task in raw["pairs"]["tasks"].values():
+        task["max_train_pairs"] = 12
+    return raw
+
+
+def dvc(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=os.environ | env | {
+        "DVC_NO_ANALYTICS": "1"}, capture_output=True, text=True, timeout=HANG_S)
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("smoke")
-    proj = tmp / "proj"
-    proj.mkdir()
-    for item in ("dvc.yaml", ".dvcignore"):
-        shutil.copy(ROOT / item, proj / item)
-    for folder in ("stages", "src"):
-        shutil.copytree(ROOT / folder, proj / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    proj = copy_project(tmp / "proj")
     mirror = make_mirror(tmp / "mirror")
     words = {w for p in mirror.rglob("*") if p.is_file() for w in p.read_text("latin-1").lower().split()}
     model = build_tiny_model_dir(tmp / "model", extra_words=sorted(words))
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"].update(mirror_dir=str(mirror), strict_upstream=False, wiki_max_sentences=8,
-                          nli_max_triplets=8)
-    params["model"]["name_or_path"] = str(model)
-    params["train"].update(batch_size=4, eval_steps=1, save_steps=1, max_seq_length=16)
-    # One variant per table keeps this near a minute; test_training covers every shipped variant.
-    params["variants"] = {k: params["variants"][k] for k in ("simcse_unsup", "mhe_mod")}
-    params["variants"]["mhe_mod"]["train"].update(eval_steps=1, save_steps=1)
-    params["aggregate"]["paradigm_reference"] = "tiny_cls"
-    params["evaluate"].update(mode="fasttest", cache_dir=str(tmp / "cache"))
-    params["analyze"].update(min_type_count=2, baseline_samples=4, batch_size=4, dynamics_sentences=4)
-    # Pair runs (BSC, methods.md §4): two tasks x three variants, two epochs of 3 batches each.
-    params["pairs"]["train"].update(batch_size=4, max_seq_length=16, group_size=2, knn_candidates=4, n_clusters=3,
-                                    shingle_size=1)
-    params["pairs"]["tasks"] = {k: params["pairs"]["tasks"][k] | {"max_train_pairs": 12} for k in ("stsb", "mrpc")}
-    params["pairs"]["variants"] = {k: params["pairs"]["variants"][k] for k in ("none", "bsc", "combo")}
-    params["baselines"] = {"tiny_avg": {"model": str(model), "pooler": "avg"},
-                           "tiny_cls": {"model": str(model), "pooler": "cls_before_pooler"}}
-    (proj / "params.yaml").write_text(yaml.safe_dump(params))
-    assert _dvc(proj, "init", "--no-scm", "-q").returncode == 0
-    return proj
+    raw = tiny_params(yaml.safe_load((ROOT / "params.yaml").read_text()), mirror, model, tmp / "cache")
+    # One method per table and kind of selection keeps this near a minute; test_training covers every
+    # shipped method. simcse_sup keeps the MLP at test (eval_pooler cls).
+    raw["methods"] = {k: raw["methods"][k] for k in ("simcse_unsup", "simcse_sup", "mhe_ori", "mhe_mod")}
+    raw["backbones"]["minilm"]["methods"].pop("main")
+    raw["backbones"]["minilm"]["methods"] = {k: v for k, v in raw["backbones"]["minilm"]["methods"].items()
+                                             if k in ("paradigm", *raw["methods"])}
+    raw["pairs"]["tasks"] = {k: raw["pairs"]["tasks"][k] for k in ("stsb", "mrpc")}
+    raw["pairs"]["methods"] = {k: raw["pairs"]["methods"][k] for k in ("none", "mse", "bsc", "combo")}
+    (proj / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with warm_python(proj / "src") as env:
+        assert dvc(proj, env, "init", "--no-scm", "-q").returncode == 0
+        yield proj, env
 
 
-def test_dvc_repro_builds_every_table_then_does_nothing(project: Path) -> None:
-    first = _dvc(project, "repro")
+def test_dvc_repro_builds_every_table_then_does_nothing(project) -> None:
+    project, env = project
+    first = dvc(project, env, "repro")
     assert first.returncode == 0, first.stdout + first.stderr
-    variants = yaml.safe_load((project / "params.yaml").read_text())["variants"]
-    runs = {"tiny_avg": "tiny_avg", "tiny_cls": "tiny_cls"} | {v: f"{v}.s42" for v in variants}
-    for row, run in runs.items():
-        doc = json.loads((project / f"metrics/eval/{run}.json").read_text())
-        assert len(doc["scores"]) == (7 if row == "mhe_mod" else 14)  # the paradigm row: STS only
-        assert all(math.isfinite(v) for v in doc["scores"].values())
-        assert doc["provenance"]["mode"] == "fasttest" and doc["split"] == "test"
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    runs = {"untrained_avg.minilm": 14, "untrained_cls.minilm": 14} | {
+        f"{m}.minilm.s42": 7 if raw["methods"][m].get("eval_tasks") == "sts" else 14 for m in raw["methods"]}
+    for run, n_tasks in runs.items():
+        metric = json.loads((project / f"metrics/eval/{run}.json").read_text())
+        details = json.loads((project / f"metrics/eval/{run}.details.json").read_text())
+        assert len(details["scores"]) == n_tasks and all(math.isfinite(v) for v in metric.values())
+        assert set(metric) == set(details["scores"]) | {"avg_sts", "wall_s"} | ({"avg_transfer"} if n_tasks > 7
+                                                                               else set())  # small and flat
+        assert details["provenance"]["mode"] == "fasttest" and details["split"] == "test"
+        assert (project / f"metrics/eval/{run}.items.npz").stat().st_size > 0
     for name in ("sts", "transfer", "paradigm", "pairs", "geometry"):
         for ext in ("md", "csv", "tex"):
             assert (project / f"metrics/tables/{name}.{ext}").stat().st_size > 0
     report = (project / "metrics/report.md").read_text()
-    assert all(row in report for row in ("tiny_cls", *variants))
-    for variant in variants:
-        run = f"{variant}.s42"
+    assert "Unsup. SimCSE" in report and "MHE (modified)" in report and "unverified data" in report
+    assert "simcse_unsup" not in report.split("## Provenance")[0]  # labels, not ids, in the tables
+    for method in raw["methods"]:
+        run = f"{method}.minilm.s42"
         assert json.loads((project / f"metrics/train/{run}.json").read_text())["steps"] == 2
         assert (project / f"metrics/plots/steps/{run}.tsv").read_text().startswith("step\t")
         assert (project / f"metrics/plots/grad/{run}.tsv").read_text().startswith("step\tgd_mean")
         assert (project / f"metrics/plots/dynamics/{run}.tsv").read_text().count("\n") == 3  # header + 2 evals
-    for run in ("tiny_avg", "simcse_unsup.s42"):
-        analysis = json.loads((project / f"metrics/analysis/{run}.json").read_text())
+    for run in ("untrained_avg.minilm", "simcse_unsup.minilm.s42"):
+        analysis = json.loads((project / f"metrics/analysis/{run}.details.json").read_text())
         assert len(analysis["layers"]) == 3 and analysis["sentences"]["n"] == 8  # embeddings + 2 layers
-    for png in ("layers", "align_uniform", "loss", "stsb_dev", "sts_avg", "pair_hardness"):
+    for png in ("layers", "align_uniform", "loss", "stsb_dev", "sts_avg", "sts_forest", "pair_hardness"):
         assert (project / f"metrics/figures/{png}.png").stat().st_size > 1000 and f"figures/{png}.png" in report
-    assert "mhe_mod\tmhe\tmod\t" in (project / "metrics/plots/paradigm/ori_vs_mod.tsv").read_text()
-    pairs = json.loads((project / "metrics/pairs/mrpc-bsc.json").read_text())
-    assert pairs["split"] == "test" and {"f1", "accuracy"} <= pairs["test"].keys() and pairs["best_epoch"] in (0, 1)
+    assert "MHE (modified) (all-MiniLM-L6-v2)\tmhe on minilm\tmod\t" in (
+        project / "metrics/plots/paradigm/ori_vs_mod.tsv").read_text()
+    pairs = json.loads((project / "metrics/pairs/mrpc-bsc.details.json").read_text())
+    assert pairs["split"] == "test" and {"f1", "accuracy"} <= pairs["test"].keys() and pairs["best_step"] in (3, 6)
     assert (project / "data/pair_models/mrpc-bsc/model/sentemb.json").exists()
     steps = [json.loads(line) for line in (project / "metrics/pairs/stsb-combo.jsonl").read_text().splitlines()]
     # the fixture STS-B has 6 training pairs: batches of 4 and 2, two epochs
     assert len(steps) == 4 and {"bsc/loss", "mse/loss", "neg_cos_max", "labelled_negatives"} <= steps[0].keys()
     table = (project / "metrics/tables/pairs.md").read_text()
-    assert "STS-B Spearman" in table and "MRPC F1" in table and "No fine-tuning" in table
+    assert "STS-B Spearman" in table and "MRPC F1" in table and "No fine-tuning (all-MiniLM-L6-v2)" in table
     assert "Batch hardness by shuffle strategy" in report
-    shown = _dvc(project, "plots", "show", "--json")
+    shown = dvc(project, env, "plots", "show", "--json")
     assert shown.returncode == 0, shown.stderr
-    assert {"ori_vs_mod", "sg_margin", "metrics/plots/grad/mhe_mod.s42.tsv",
-            "metrics/plots/analysis/tiny_avg.tsv"} <= set(json.loads(shown.stdout)["data"])
-    prepare = json.loads((project / "metrics/prepare.json").read_text())
-    assert prepare["wiki"]["used"] == 8
+    assert {"ori_vs_mod", "sg_margin", "metrics/plots/grad/mhe_mod.minilm.s42.tsv",
+            "metrics/plots/analysis/untrained_avg.minilm.tsv"} <= set(json.loads(shown.stdout)["data"])
+    assert json.loads((project / "metrics/prepare.json").read_text())["wiki_used"] == 8
 
-    second = _dvc(project, "repro")
+    second = dvc(project, env, "repro")
     assert second.returncode == 0
     assert "didn't change, skipping" in second.stdout and "Running stage" not in second.stdout
 
 
-def test_cli_on_raw_senteval_dir_matches_the_stage(project: Path) -> None:
+def test_a_misspelt_loss_fails_the_first_stage_in_seconds(project) -> None:
+    project, env = project
+    params = project / "params.yaml"
+    good = params.read_text()
+    raw = yaml.safe_load(good)
+    raw["methods"]["simcse_sup"]["loss"] = "infonse"
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        started = time.perf_counter()
+        run = dvc(project, env, "repro")
+        elapsed = time.perf_counter() - started
+    finally:
+        params.write_text(good)
+    assert run.returncode != 0
+    out = run.stdout + run.stderr
+    assert "methods.simcse_sup on backbone 'minilm': unknown loss 'infonse'" in out and "did you mean 'infonce'" in out
+    assert "Running stage 'check_params'" in out and "Running stage 'train@" not in out
+    print(f"typo caught by check_params in {elapsed:.1f} s")  # measured, not asserted (no timed tests)
+    assert (project / "metrics/config/train/simcse_sup.minilm.s42.json").exists()  # earlier jobs kept
+    restored = dvc(project, env, "status", "--json")
+    assert restored.returncode == 0 and json.loads(restored.stdout) == {}
+
+
+def test_cli_on_raw_senteval_dir_matches_the_stage(project) -> None:
     """`sentemb evaluate` on the raw downstream dir gives the stage's scores (same code path)."""
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    project, env = project
+    raw = yaml.safe_load((project / "params.yaml").read_text())
     out = project / "cli.json"
     run = subprocess.run(
-        [sys.executable, "-m", "sentemb.cli", "evaluate", "--model", params["baselines"]["tiny_avg"]["model"],
+        [sys.executable, "-m", "sentemb.cli", "evaluate", "--model", raw["backbones"]["minilm"]["model"],
          "--pooler", "avg", "--tasks", "sts", "--mode", "fasttest", "--no-cache", "--output", str(out),
-         "--data-dir", str(Path(params["data"]["mirror_dir"]) / "senteval/downstream")],
-        capture_output=True, text=True, timeout=120, cwd=project)
+         "--data-dir", str(Path(raw["data"]["mirror_dir"]) / "senteval/downstream")],
+        capture_output=True, text=True, timeout=HANG_S, cwd=project, env=os.environ | env)
     assert run.returncode == 0, run.stderr
-    stage = json.loads((project / "metrics/eval/tiny_avg.json").read_text())["scores"]  # a baseline: no seed
+    stage = json.loads((project / "metrics/eval/untrained_avg.minilm.json").read_text())
     cli = json.loads(out.read_text())["scores"]
     assert cli == {k: stage[k] for k in cli} and len(cli) == 7
-
-
-def test_cli_rejects_an_unknown_pooler_in_one_line(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "sentemb.cli", "evaluate", "--model", "x", "--pooler", "avgg",
-                          "--data-dir", str(tmp_path), "--output", str(tmp_path / "o.json")],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2
-    assert run.stderr.strip().splitlines() == [
-        "error: --pooler: invalid value 'avgg'; expected one of 'cls', 'cls_before_pooler', 'avg', 'avg_top2', "
-        "'avg_first_last' (did you mean 'avg'?)"]
-    assert not (tmp_path / "o.json").exists()

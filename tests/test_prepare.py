@@ -16,7 +16,7 @@ from huggingface_hub.hf_api import BlobLfsInfo
 from conftest import MIRROR
 from sentemb.config import DataConfig
 from sentemb.data import sources
-from sentemb.data.prepare import prepare
+from sentemb.data.prepare import details_path, headline, prepare
 from sentemb.data.senteval import TASKS, load_task
 from sentemb.errors import DataError
 from sentemb.utils.io import read_json, read_jsonl, sha256_file
@@ -56,7 +56,10 @@ def assert_nothing_written(tmp_path: Path) -> None:
 
 def test_happy_path_on_fixture_mirror(tmp_path: Path) -> None:
     metrics, out, metrics_path = run(tmp_path, cfg())
-    assert read_json(metrics_path) == metrics
+    assert read_json(metrics_path) == headline(metrics)  # the small DVC metric
+    assert read_json(details_path(metrics_path)) == metrics  # everything else beside it
+    assert headline(metrics) == {"wiki_used": 20, "wiki_available": 20, "nli_used": 10, "nli_available": 10,
+                                 "verified": 0}
     assert metrics["source"] == {"kind": "mirror", "location": str(FIXTURE), "revision": None}
     assert metrics["counts"]["STS12"]["MSRpar"] == 3 and metrics["totals"]["CR"] == 9
     assert metrics["wiki"] == {"available": 20, "used": 20, "seed": 42}

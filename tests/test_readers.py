@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -173,13 +174,13 @@ def test_distinct_case_count() -> None:
 
 def test_stage_cli_reports_one_line_and_exit_2(tmp_path: Path) -> None:
     mirror, out, metrics = _run_case(tmp_path, D + "TREC/TREC_10.label", 3, b"XYZ:foo Why ?")
-    params = tmp_path / "params.yaml"
-    params.write_text(f"data:\n  source: mirror\n  mirror_dir: {mirror}\n  strict_upstream: false\n")
+    job = tmp_path / "prepare.json"
+    job.write_text(json.dumps({"source": "mirror", "mirror_dir": str(mirror), "strict_upstream": False}))
     env = {k: v for k, v in os.environ.items() if k != "SENTEMB_DATA_MIRROR"}
     result = subprocess.run(
-        [sys.executable, str(REPO / "stages" / "prepare.py"), "--params", str(params), "--out", str(out),
+        [sys.executable, str(REPO / "stages" / "prepare.py"), "--job", str(job), "--out", str(out),
          "--metrics", str(metrics)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800,
     )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()

@@ -1,17 +1,21 @@
-"""Tables from fixture metrics: layout, Avg. from rounded cells, and missing cells raising."""
+"""Tables from fixture metrics: labels, layout, Avg. from rounded cells, seeds, comparisons with
+their bootstrap marks, the significance-aware "at a glance", and missing cells raising."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from sentemb.config import Params, from_dict
+from metrics_fixtures import backbones, make_root
 from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS
 from sentemb.errors import DataError
+from sentemb.reporting.bootstrap import Interval
+from sentemb.reporting.glance import at_a_glance
 from sentemb.reporting.report import aggregate
-from sentemb.reporting.tables import build_table, to_csv, to_latex, to_markdown
+from sentemb.reporting.tables import MARK, Table, build_table, to_csv, to_latex, to_markdown, with_comparisons
+
+METHOD = {"objective": "two_view", "data": "wiki", "train_pooler": "avg", "eval_pooler": "avg"}
 
 
 def _doc(offset: float, split: str = "test", drop: str | None = None) -> dict:
@@ -21,66 +25,142 @@ def _doc(offset: float, split: str = "test", drop: str | None = None) -> dict:
     return {"scores": scores, "split": split, "provenance": {"model": "m", "pooler": "avg", "mode": "test"}}
 
 
-def _params(**evaluate: str) -> Params:
-    return from_dict(Params, {"baselines": {"row_a": {"model": "m", "pooler": "avg"},
-                                            "row_b": {"model": "m", "pooler": "cls"}},
-                              "evaluate": evaluate})
-
-
-def _write(eval_dir: Path, docs: dict[str, dict]) -> None:
-    eval_dir.mkdir(parents=True, exist_ok=True)
-    for name, doc in docs.items():
-        (eval_dir / f"{name}.json").write_text(json.dumps(doc))
+def _raw(**extra: object) -> dict:
+    return backbones() | {"baselines": {"plain": {"pooler": "avg", "label": "mean pooling, no training"}},
+                          "methods": {"good": METHOD | {"label": "Good method"},
+                                      "same": METHOD | {"label": "Same method"}},
+                          "aggregate": {"main_reference": "plain"}} | extra
 
 
 def test_table_layout_and_average() -> None:
-    table = build_table("sts", "STS", STS_TASKS, {"a": ("a.json", _doc(0.0)), "b": ("b.json", _doc(1.004))})
+    table = build_table("sts", "STS", STS_TASKS, [("a", "Row A", [("a.json", _doc(0.0))]),
+                                                   ("b", "Row B", [("b.json", _doc(1.004))])])
     assert table.headers == ["Model", "STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R", "Avg."]
     assert table.rows[0][1][-1] == 73.0  # mean of 70..76
     md, csv, tex = to_markdown(table), to_csv(table), to_latex(table)
-    assert "| b | **71.00** |" in md and "[test split]" in md
-    assert csv.splitlines()[1].startswith("a,70.00,71.00")
+    assert "| Row B | **71.00** |" in md and "[test split]" in md
+    assert csv.splitlines()[1].startswith("Row A,70.00,71.00")
     assert r"\toprule" in tex and "SICK-R" in tex
+
+
+def test_unverified_data_is_said_in_the_caption() -> None:
+    table = build_table("sts", "STS", STS_TASKS, [("a", "A", [("a.json", _doc(0.0))])], verified=False)
+    assert "[test split, unverified data]" in to_markdown(table)
 
 
 def test_missing_cell_raises_and_names_the_file() -> None:
     with pytest.raises(DataError, match=r"b\.json: no score for task STS14"):
-        build_table("sts", "STS", STS_TASKS, {"a": ("a.json", _doc(0)), "b": ("b.json", _doc(0, drop="STS14"))})
+        build_table("sts", "STS", STS_TASKS, [("a", "A", [("a.json", _doc(0))]),
+                                              ("b", "B", [("b.json", _doc(0, drop="STS14"))])])
 
 
 def test_nan_cell_raises() -> None:
     doc = _doc(0)
     doc["scores"]["MR"] = float("nan")
     with pytest.raises(DataError, match="not a finite number"):
-        build_table("transfer", "T", TRANSFER_TASKS, {"a": ("a.json", doc)})
+        build_table("transfer", "T", TRANSFER_TASKS, [("a", "A", [("a.json", doc)])])
 
 
 def test_dev_and_test_rows_never_share_a_table() -> None:
     with pytest.raises(DataError, match="mix splits"):
-        build_table("sts", "STS", STS_TASKS, {"a": ("a", _doc(0)), "b": ("b", _doc(0, split="dev"))})
+        build_table("sts", "STS", STS_TASKS, [("a", "A", [("a", _doc(0))]), ("b", "B", [("b", _doc(0, split="dev"))])])
 
 
-def test_aggregate_writes_tables_and_report(tmp_path: Path) -> None:
-    _write(tmp_path / "eval", {"row_a": _doc(0), "row_b": _doc(2)})
-    tables = aggregate(_params(), tmp_path / "eval", tmp_path / "tables", tmp_path / "report.md")
-    assert [t.name for t in tables] == ["sts", "transfer"]
-    names = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert names == ["sts.csv", "sts.md", "sts.tex", "transfer.csv", "transfer.md", "transfer.tex"]
-    report = (tmp_path / "report.md").read_text()
-    assert "(tables/sts.md)" in report and "row_b" in report
+def _seed_doc(offset: float, dev: float) -> dict:
+    return _doc(offset) | {"selection": {"stsb_dev": dev}}
+
+
+def test_several_seeds_show_mean_std_n_and_best_seed_on_dev() -> None:
+    runs = [("s1.json", _seed_doc(0.0, dev=80.0)), ("s2.json", _seed_doc(2.0, dev=79.0)),
+            ("s3.json", _seed_doc(4.0, dev=78.0))]
+    table = build_table("sts", "STS", STS_TASKS, [("a", "A", runs), ("b", "B", [("b.json", _doc(1.0))])])
+    assert table.headers[-1] == "Best seed (dev)"
+    label, cells = table.rows[0]
+    assert label == "A (3 seeds)" and cells[0] == pytest.approx(72.0)  # STS12: mean of 70, 72, 74
+    assert table.stds[0][0] == pytest.approx(2.0)  # sample std of 70, 72, 74
+    assert cells[-1] == pytest.approx(73.0)  # the seed with the best dev (80.0) has test Avg. 73.0, not the best 77.0
+    assert table.rows[1][0] == "B" and table.stds[1][0] is None
+    md = to_markdown(table)
+    assert "72.00 ± 2.00" in md and "| B | 71.00 |" in md
+    assert r"$\pm$" in to_latex(table)
+    csv = to_csv(table).splitlines()
+    assert csv[0].split(",")[-1] == "Best seed (dev) std" and csv[1].split(",")[10] == "2.0"  # STS12 std
+    assert csv[2].split(",")[10] == ""  # a single-seed row has no spread
+
+
+def test_best_seed_needs_the_dev_score() -> None:
+    runs = [("s1.json", _doc(0.0)), ("s2.json", _doc(1.0))]
+    with pytest.raises(DataError, match=r"s1\.json: no finite selection\.stsb_dev"):
+        build_table("sts", "STS", STS_TASKS, [("a", "A", runs)])
+
+
+def _compared() -> Table:
+    base = build_table("sts", "STS", ["STS12"], [("r", "Ref", [("r", _doc(0))]), ("a", "A", [("a", _doc(2))]),
+                                                 ("b", "B", [("b", _doc(0.1))])])
+    comparisons = {"a": {"STS12": Interval(2.0, 1.0, 3.0, 0.001), "Avg.": Interval(2.0, 1.0, 3.0, 0.001)},
+                   "b": {"STS12": Interval(0.1, -0.5, 0.7, 0.6), "Avg.": Interval(0.1, -0.5, 0.7, 0.6)}}
+    return with_comparisons(base, comparisons, {"a": "r", "b": "r"})
+
+
+def test_compared_cells_show_the_difference_and_the_mark_and_the_csv_the_bounds() -> None:
+    table = _compared()
+    md = to_markdown(table)
+    assert f"72.00 (+2.00{MARK})" in md and "70.10 (+0.10)" in md and "| Compared with |" in md
+    assert md.splitlines()[-1].endswith("| Ref |") and "| Ref | 70.00 | 70.00 | – |" in md
+    header, ref, a, _ = to_csv(table).splitlines()
+    cols = header.split(",")
+    assert cols[-9:] == ["STS12 diff", "STS12 ci_low", "STS12 ci_high", "STS12 p", "Avg. diff", "Avg. ci_low",
+                         "Avg. ci_high", "Avg. p", "reference"]
+    assert a.split(",")[-9:-5] == ["2.0000", "1.0000", "3.0000", "0.0010"] and a.endswith(",Ref")
+    assert ref.split(",")[-1] == ""
+    assert r"$^\dagger$" in to_latex(table)
+
+
+def test_at_a_glance_names_only_significant_wins() -> None:
+    glance = "\n".join(at_a_glance([_compared()]))
+    assert "STS12: A (72.00, +2.00 vs Ref)" in glance
+    table = _compared()
+    weak = with_comparisons(table, {"a": {"STS12": Interval(2.0, -0.1, 3.0, 0.07), "Avg.": Interval(2.0, -0.1, 3.0,
+                                                                                                    0.07)}},
+                            {"a": "r"})
+    assert "STS12: no significant difference (best: A, 72.00)" in "\n".join(at_a_glance([weak]))
+
+
+def test_aggregate_writes_labelled_tables_with_bootstrap_marks_and_the_report(tmp_path: Path) -> None:
+    job, root = make_root(tmp_path, _raw())
+    tables = {t.name: t for t in aggregate(job, root)}
+    assert [label for label, _ in tables["sts"].rows] == ["Tiny, mean pooling, no training", "Good method (Tiny)",
+                                                         "Same method (Tiny)"]
+    names = sorted(p.name for p in root.tables.iterdir())
+    assert {"sts.md", "sts.csv", "sts.tex", "transfer.md", "geometry.md"} <= set(names)
+    sts = tables["sts"]
+    for r in (1, 2):  # both methods compared with the untrained row, every column and Avg.
+        assert all(sts.comparison(r, i) is not None for i in range(sts.n_scores))
+    assert sts.comparison(2, 7).significant and sts.comparison(2, 7).diff > 0  # the better fixture outputs
+    report = root.report.read_text()
+    assert "(tables/sts.md)" in report and MARK in report and "paired bootstrap" in report
+    assert "(figures/sts_forest.png)" in report and (root.figures / "sts_forest.png").stat().st_size > 1000
+    assert "- **sts**:" in report and "vs Tiny, mean pooling, no training" in report
 
 
 def test_aggregate_with_a_missing_row_writes_nothing(tmp_path: Path) -> None:
-    _write(tmp_path / "eval", {"row_a": _doc(0)})
-    with pytest.raises(DataError, match="missing evaluation output for row 'row_b'"):
-        aggregate(_params(), tmp_path / "eval", tmp_path / "tables", tmp_path / "report.md")
-    assert not (tmp_path / "tables").exists() and not (tmp_path / "report.md").exists()
+    job, root = make_root(tmp_path, _raw())
+    (root.eval / "same.b.s42.details.json").unlink()
+    with pytest.raises(DataError, match=r"missing evaluation of 'Same method \(Tiny\)'.*evaluate_variant@same-b-42"):
+        aggregate(job, root)
+    assert not root.tables.exists() and not root.report.exists()
+
+
+def test_missing_items_raise_naming_the_file(tmp_path: Path) -> None:
+    job, root = make_root(tmp_path, _raw())
+    (root.eval / "good.b.s42.items.npz").unlink()
+    with pytest.raises(DataError, match=r"good\.b\.s42\.items\.npz: missing per-item outputs"):
+        aggregate(job, root)
 
 
 def test_sts_only_task_set_builds_only_the_sts_table(tmp_path: Path) -> None:
-    _write(tmp_path / "eval", {"row_a": _doc(0, drop="MR"), "row_b": _doc(1, drop="MR")})
-    tables = aggregate(_params(tasks="sts"), tmp_path / "eval", tmp_path / "t", tmp_path / "r.md")
-    assert [t.name for t in tables] == ["sts"]
+    job, root = make_root(tmp_path, _raw(evaluate={"tasks": "sts"}))
+    assert [t.name for t in aggregate(job, root)] == ["sts", "geometry"]
 
 
 def test_training_curves_become_tsv_with_blanks_not_zeros(tmp_path: Path) -> None:
@@ -95,38 +175,3 @@ def test_training_curves_become_tsv_with_blanks_not_zeros(tmp_path: Path) -> Non
     assert (tmp_path / "plots/dev/v.tsv").read_text().splitlines() == ["step\tstsb_dev", "2\t80.0"]
     with pytest.raises(DataError, match="missing training log"):
         write_curves(train, tmp_path / "plots", ["absent"])
-
-
-def _seed_doc(offset: float, dev: float) -> dict:
-    return _doc(offset) | {"selection": {"stsb_dev": dev}}
-
-
-def test_several_seeds_show_mean_std_n_and_best_seed_on_dev() -> None:
-    runs = [("s1.json", _seed_doc(0.0, dev=80.0)), ("s2.json", _seed_doc(2.0, dev=79.0)),
-            ("s3.json", _seed_doc(4.0, dev=78.0))]
-    table = build_table("sts", "STS", STS_TASKS, {"a": runs, "b": ("b.json", _doc(1.0))})
-    assert table.headers[-1] == "Best seed (dev)"
-    label, cells = table.rows[0]
-    assert label == "a (3 seeds)" and cells[0] == pytest.approx(72.0)  # STS12: mean of 70, 72, 74
-    assert table.stds[0][0] == pytest.approx(2.0)  # sample std of 70, 72, 74
-    assert cells[-1] == pytest.approx(73.0)  # the seed with the best dev (80.0) has test Avg. 73.0, not the best 77.0
-    assert table.rows[1][0] == "b" and table.stds[1][0] is None
-    md = to_markdown(table)
-    assert "72.00 ± 2.00" in md and "| b | 71.00 |" in md
-    assert r"$\pm$" in to_latex(table)
-    csv = to_csv(table).splitlines()
-    assert csv[0].split(",")[-1] == "Best seed (dev) std" and csv[1].split(",")[10] == "2.0"  # STS12 std
-    assert csv[2].split(",")[10] == ""  # a single-seed row has no spread
-
-
-def test_best_seed_needs_the_dev_score() -> None:
-    runs = [("s1.json", _doc(0.0)), ("s2.json", _doc(1.0))]
-    with pytest.raises(DataError, match=r"s1\.json: no finite selection\.stsb_dev"):
-        build_table("sts", "STS", STS_TASKS, {"a": runs})
-
-
-def test_report_starts_with_the_best_row_of_each_column(tmp_path: Path) -> None:
-    _write(tmp_path / "eval", {"row_a": _doc(0), "row_b": _doc(2)})
-    aggregate(_params(), tmp_path / "eval", tmp_path / "tables", tmp_path / "report.md")
-    report = (tmp_path / "report.md").read_text()
-    assert "- **sts**: STS12: row_b (72.00);" in report and "Avg.: row_b (75.00)" in report

@@ -2,105 +2,84 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from sentemb.config import Params, from_dict
-from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS
-from sentemb.errors import ConfigError, DataError
+from metrics_fixtures import backbones, make_root, steps_log
+from sentemb.errors import DataError
 from sentemb.reporting.report import aggregate
+from sentemb.reporting.tables import MARK
 
 PARA = {"objective": "two_view", "data": "wiki", "head": "linear", "train_pooler": "cls_before_pooler",
         "eval_pooler": "cls_before_pooler", "eval_tasks": "sts", "table": "paradigm"}
 
 
-def _doc(offset: float, sts_only: bool = False) -> dict:
-    tasks = STS_TASKS if sts_only else STS_TASKS + TRANSFER_TASKS
-    return {"scores": {t: 60.0 + offset + i for i, t in enumerate(tasks)}, "split": "test", "provenance": {}}
-
-
-def _params(reference: str | None = "base") -> Params:
-    return from_dict(Params, {
-        "baselines": {"base": {"model": "m", "pooler": "cls_before_pooler"}},
-        "variants": {
-            "simcse": {"objective": "two_view", "data": "wiki"},
-            "mhe_ori": PARA | {"loss": "mhe", "loss_args": {"lambd": 10.0}},
-            "mhe_mod": PARA | {"loss": "mhe", "loss_args": {"lambd": 1.0, "w_gd": True, "w_r": True}},
-            "sg_r2": PARA | {"loss": "sg", "loss_args": {"ratio": 2.0}},
+def _raw() -> dict:
+    return backbones() | {
+        "baselines": {"base": {"pooler": "cls_before_pooler", "label": "[CLS], no training"}},
+        "methods": {
+            "simcse": {"label": "SimCSE", "objective": "two_view", "data": "wiki"},
+            "mhe_ori": PARA | {"label": "MHE (original)", "loss": "mhe", "loss_args": {"lambd": 10.0}},
+            "mhe_mod": PARA | {"label": "MHE (modified)", "loss": "mhe", "reference": "mhe_ori",
+                               "loss_args": {"lambd": 1.0, "w_gd": True, "w_r": True}},
+            "sg_r2": PARA | {"label": "sg R 2", "loss": "sg", "loss_args": {"ratio": 2.0}},
         },
-        "aggregate": {"paradigm_reference": reference},
-    })
+        "aggregate": {"paradigm_reference": "base", "main_reference": "base"},
+    }
 
 
-def _fixture(tmp: Path, drop_grad: str | None = None) -> tuple[Path, Path]:
-    eval_dir, train_dir = tmp / "eval", tmp / "train"
-    eval_dir.mkdir()
-    train_dir.mkdir()
-    docs = {"base": _doc(0), "simcse": _doc(5), "mhe_ori": _doc(1, True), "mhe_mod": _doc(3, True),
-            "sg_r2": _doc(2, True)}
-    for name, doc in docs.items():  # variants: one run per seed, <variant>.s<seed>
-        (eval_dir / f"{name if name == 'base' else name + '.s42'}.json").write_text(json.dumps(doc))
-    for variant in ("simcse", "mhe_ori", "mhe_mod", "sg_r2"):
-        name = f"{variant}.s42"
-        steps = [{"step": 1, "loss": 1.0, "grad/gd_mean": 0.2, "grad/gd_nonzero": 1.0, "grad/w_max": 0.5,
-                  "grad/w_entropy": 1.0, "grad/r_mean": 1.0},
-                 {"step": 2, "loss": 0.5, "grad/gd_mean": 0.0, "grad/gd_nonzero": 0.0}]  # no W/R: none active
-        if variant in (drop_grad, "simcse"):  # a main-table run without diagnostics
-            steps = [{"step": 1, "loss": 1.0}]
-        (train_dir / f"{name}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in steps))
-        (train_dir / f"{name}.dev.jsonl").write_text(json.dumps({"step": 2, "stsb_dev": 80.0}) + "\n")
-        (train_dir / f"{name}.json").write_text(json.dumps({"best_dev_stsb": 81.234}))
-    return eval_dir, train_dir
+def _fixture(tmp: Path) -> tuple:
+    offsets = {"base.b": 0, "simcse.b": 5, "mhe_ori.b": 1, "mhe_mod.b": 3, "sg_r2.b": 2}
+    from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS
+
+    job, root = make_root(tmp, _raw(), score=lambda row, run, task: 60.0 + offsets[row]
+                          + (STS_TASKS + TRANSFER_TASKS).index(task))
+    (root.train / "simcse.b.s42.jsonl").write_text(steps_log(grad=False))  # a main-table run without diagnostics
+    return job, root
 
 
 def test_paradigm_rows_get_their_own_table_with_training_means(tmp_path: Path) -> None:
-    eval_dir, train_dir = _fixture(tmp_path)
-    tables = aggregate(_params(), eval_dir, tmp_path / "tables", tmp_path / "report.md", train_dir, tmp_path / "plots")
-    by_name = {t.name: t for t in tables}
-    assert [label for label, _ in by_name["sts"].rows] == ["base", "simcse"]  # paradigm rows stay out
-    assert [label for label, _ in by_name["transfer"].rows] == ["base", "simcse"]
+    job, root = _fixture(tmp_path)
+    by_name = {t.name: t for t in aggregate(job, root)}
+    assert [label for label, _ in by_name["sts"].rows] == ["Tiny, [CLS], no training", "SimCSE (Tiny)"]
     paradigm = by_name["paradigm"]
-    assert [label for label, _ in paradigm.rows] == ["base", "mhe_ori", "mhe_mod", "sg_r2"]
+    assert [label for label, _ in paradigm.rows] == ["Tiny, [CLS], no training", "MHE (original) (Tiny)",
+                                                     "MHE (modified) (Tiny)", "sg R 2 (Tiny)"]
     assert paradigm.headers[-5:] == ["GD", "GD>0", "W max", "W ent.", "R"]
     cells = dict(paradigm.rows)
-    assert cells["base"][-5:] == [None] * 5  # untrained: no gradient, shown as "–", not 0
-    assert cells["mhe_ori"][-5:] == [0.1, 0.5, 0.5, 1.0, 1.0]  # W and R averaged over the step that has them
-    md = (tmp_path / "tables/paradigm.md").read_text()
-    assert "| base |" in md and "–" in md
-    assert "| mhe_ori | 61.00 |" in md and "| 0.1 | 0.5 | 0.5 | 1 | 1 |" in md
-    csv = (tmp_path / "tables/paradigm.csv").read_text().splitlines()
-    assert csv[1].endswith(",,,,,") and csv[2].endswith(",0.1,0.5,0.5,1.0,1.0")  # blanks, full precision
-    report = (tmp_path / "report.md").read_text()
-    assert "| mhe | 64.00 | 66.00 | +2.00 |" in report  # ori vs mod STS Avg.
+    assert cells["Tiny, [CLS], no training"][-5:] == [None] * 5  # untrained: no gradient, "–", not 0
+    assert cells["MHE (original) (Tiny)"][-5:] == [0.1, 0.5, 0.5, 1.0, 1.0]  # W and R over the step that has them
+    assert paradigm.references[2] == "MHE (original) (Tiny)" and paradigm.references[1] == "Tiny, [CLS], no training"
+    md = (root.tables / "paradigm.md").read_text()
+    assert "| Tiny, [CLS], no training | 60.00 |" in md and "| 0.1 | 0.5 | 0.5 | 1 | 1 |" in md and MARK in md
+    csv = (root.tables / "paradigm.csv").read_text().splitlines()
+    assert ",,,,," in csv[1] and ",0.1,0.5,0.5,1.0,1.0," in csv[2]  # blanks, full precision
+    report = root.report.read_text()
+    assert "| mhe on b | 64.00 | 66.00 | +2.00 |" in report  # ori vs mod STS Avg.
 
 
 def test_figures_tsv(tmp_path: Path) -> None:
-    eval_dir, train_dir = _fixture(tmp_path)
-    aggregate(_params(), eval_dir, tmp_path / "t", tmp_path / "r.md", train_dir, tmp_path / "plots")
-    assert (tmp_path / "plots/paradigm/ori_vs_mod.tsv").read_text().splitlines() == [
-        "row\tobjective\tform\tsts_avg", "mhe_ori\tmhe\tori\t64.0", "mhe_mod\tmhe\tmod\t66.0"]
-    sg = (tmp_path / "plots/paradigm/sg_components.tsv").read_text().splitlines()
+    job, root = _fixture(tmp_path)
+    aggregate(job, root)
+    assert (root.plots / "paradigm/ori_vs_mod.tsv").read_text().splitlines() == [
+        "row\tobjective\tform\tsts_avg", "MHE (original) (Tiny)\tmhe on b\tori\t64.0",
+        "MHE (modified) (Tiny)\tmhe on b\tmod\t66.0"]
+    sg = (root.plots / "paradigm/sg_components.tsv").read_text().splitlines()
     assert sg[0] == "row\tmargin\tweight_temperature\tpower\tratio\tgate\tstsb_dev\tsts_avg"
-    assert sg[1] == "sg_r2\t0.3\t0.05\t\t2.0\tTrue\t81.23\t65.0"  # defaults filled in, power blank (null)
-    grad = (tmp_path / "plots/grad/mhe_mod.s42.tsv").read_text().splitlines()
+    assert sg[1] == "sg R 2 (Tiny)\t0.3\t0.05\t\t2.0\tTrue\t81.23\t65.0"  # defaults filled in, power blank (null)
+    grad = (root.plots / "grad/mhe_mod.b.s42.tsv").read_text().splitlines()
     assert grad[0].split("\t") == ["step", "gd_mean", "gd_nonzero", "w_max", "w_entropy", "r_mean"]
     assert grad[2] == "2\t0.0\t0.0\t\t\t"  # blanks, not zeros
-    assert not (tmp_path / "plots/grad/simcse.s42.tsv").exists()  # no diagnostics logged: no empty curve
+    assert not (root.plots / "grad/simcse.b.s42.tsv").exists()  # no diagnostics logged: no empty curve
 
 
 def test_missing_diagnostics_raise_and_nothing_is_written(tmp_path: Path) -> None:
-    eval_dir, train_dir = _fixture(tmp_path, drop_grad="mhe_mod")
-    with pytest.raises(DataError, match=r"mhe_mod\.s42\.jsonl: no gradient diagnostics"):
-        aggregate(_params(), eval_dir, tmp_path / "t", tmp_path / "r.md", train_dir, tmp_path / "plots")
-    assert not (tmp_path / "t").exists() and not (tmp_path / "r.md").exists()
-
-
-def test_reference_must_be_a_baseline(tmp_path: Path) -> None:
-    eval_dir, train_dir = _fixture(tmp_path)
-    with pytest.raises(ConfigError, match="paradigm_reference: 'bse' is not a baseline.*'base'"):
-        aggregate(_params("bse"), eval_dir, tmp_path / "t", tmp_path / "r.md", train_dir, tmp_path / "plots")
+    job, root = _fixture(tmp_path)
+    (root.train / "mhe_mod.b.s42.jsonl").write_text(steps_log(grad=False))
+    with pytest.raises(DataError, match=r"mhe_mod\.b\.s42\.jsonl: no gradient diagnostics"):
+        aggregate(job, root)
+    assert not root.tables.exists() and not root.report.exists()
 
 
 def test_diagnostic_noise_is_shown_as_a_bound_not_as_a_number() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from conftest import MIRROR
 from sentemb.config import Params, from_dict
+from sentemb.config.resolve import baseline_eval_job, baseline_runs
 from sentemb.evaluation.runner import EvalRequest, evaluate
 from sentemb.models.encoder import SentenceEncoder
 
@@ -58,18 +58,12 @@ def test_shared_pass_fills_the_sibling_cache_without_changing_scores(tiny_model_
     assert first["scores"] != sibling["scores"]
 
 
-def test_sibling_poolers_are_rows_of_the_same_model_run_the_same_way() -> None:
-    sys.path.insert(0, str(Path(__file__).parents[1] / "stages"))
-    from evaluate import sibling_poolers
-
-    params = from_dict(Params, {"baselines": {
-        "a_avg": {"model": "m", "pooler": "avg"},
-        "a_cls": {"model": "m", "pooler": "cls_before_pooler"},
-        "a_fl0": {"model": "m", "pooler": "avg_first_last", "first_layer_index": 0},
-        "a_rev": {"model": "m", "pooler": "avg_top2", "revision": "abc"},
-        "b_avg": {"model": "n", "pooler": "avg"},
-    }})
-    assert sibling_poolers(params, "a_avg") == ("cls_before_pooler",)
-    assert sibling_poolers(params, "a_cls") == ("avg",)
-    assert sibling_poolers(params, "a_fl0") == ()
-    assert sibling_poolers(params, "b_avg") == ()
+def test_sibling_poolers_are_the_backbones_other_untrained_rows_read_the_same_way() -> None:
+    params = from_dict(Params, {
+        "backbones": {"m": {"model": "m", "label": "M"}, "n": {"model": "n", "label": "N"}},
+        "baselines": {"a_avg": {"pooler": "avg", "label": "mean"},
+                      "a_cls": {"pooler": "cls_before_pooler", "label": "cls"},
+                      "a_fl0": {"pooler": "avg_first_last", "first_layer_index": 0, "label": "first-last"}}})
+    shared = {run.name: baseline_eval_job(params, run).share_poolers for run in baseline_runs(params)}
+    assert shared["a_avg.m"] == ["cls_before_pooler"] and shared["a_cls.n"] == ["avg"]
+    assert shared["a_fl0.m"] == []  # another first-layer index: not the same pass

@@ -260,7 +260,12 @@ def test_initial_params_equal_seeded_linear() -> None:
 def test_inner_kfold_matches_reference(cfg: TrainConfig) -> None:
     X, y = noisy_data(72, 4, signal=0.6, seed=3)
     got = inner_kfold(make_features(X, y, 2), y, 3, cfg)
+    pred = got.pop("_pred")
     assert got == ref_inner_kfold(X, y, 3, cfg)
+    # the per-example predictions (what the bootstrap resamples) give back the fold accuracies
+    folds = outer_inner_folds(y, 3)
+    acc = np.mean([round(100 * float(np.mean(pred[te] == y[te])), 2) for _, te, _ in folds])
+    assert round(float(acc), 2) == got["acc"] and set(np.unique(pred)) <= {0, 1}
 
 
 def test_kfold_and_split_match_reference() -> None:
@@ -268,6 +273,7 @@ def test_kfold_and_split_match_reference() -> None:
     train, test = np.arange(100), np.arange(100, 130)
     got, yhat = kfold_classifier(make_features(X, y, 3), train, test, 3, ADAM_CFG)
     want, want_yhat = ref_kfold(X[train], y[train], X[test], y[test], 3, 3, ADAM_CFG)
+    np.testing.assert_array_equal(got.pop("_pred"), yhat)
     assert got == want
     np.testing.assert_array_equal(yhat, want_yhat)
     X2, y2 = noisy_data(140, 5, signal=0.7, seed=5)
@@ -275,7 +281,8 @@ def test_kfold_and_split_match_reference() -> None:
     got = split_classifier(make_features(X2, y2, 2), tr, dv, te, RMSPROP_CFG)
     parts = {"train": tr, "valid": dv, "test": te}
     want = ref_split({k: X2[v] for k, v in parts.items()}, {k: y2[v] for k, v in parts.items()}, RMSPROP_CFG)
-    assert got == want
+    pred = got.pop("_pred")
+    assert got == want and round(100 * float(np.mean(pred == y2[te])), 2) == got["acc"]
 
 
 # --- ordering and folds ----------------------------------------------------------------------
@@ -362,7 +369,10 @@ def test_repeatable_and_global_rng_untouched() -> None:
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), np_state))
     assert torch.get_num_threads() == 2
-    assert evaluate_transfer(task, embed, "fasttest") == first
+    second = evaluate_transfer(task, embed, "fasttest")
+    for key in ("_pred", "_label"):
+        np.testing.assert_array_equal(first.pop(key), second.pop(key))
+    assert second == first
 
 
 # --- known answers ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from sentemb.config import FirstLayer, Mode, Pooler, TaskSet, check_value
+from sentemb.config import FirstLayer, Mode, Pooler, TaskFamily, check_value
 from sentemb.utils.io import write_json
 from sentemb.utils.logging import run_entry_point
 
@@ -35,7 +35,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     req = EvalRequest(
         model=args.model,
         pooler=check_value(args.pooler, Pooler, "--pooler"),
-        tasks=check_value(args.tasks, TaskSet, "--tasks"),
+        tasks=check_value(args.tasks, TaskFamily, "--tasks"),
         mode=check_value(args.mode, Mode, "--mode"),
         data_dir=args.data_dir,
         revision=args.revision,

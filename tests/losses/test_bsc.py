@@ -36,7 +36,7 @@ def _normed(x: torch.Tensor, norm: str) -> list[list[float]]:
 
 
 def reference_bsc(q: torch.Tensor, a: torch.Tensor, labels: list[float], tau: float, norm: str = "l2_row",
-                  symmetric: bool = True, reduction: str = "mean", threshold: float = 0.5, op: str = ">=") -> float:
+                  symmetric: bool = True, reduction: str = "mean", threshold: float = 0.5, op: str = ">") -> float:
     """−(1/m) Σ b_i log softmax_row(M)_ii − (1/m) Σ b_i log softmax_row(Mᵀ)_ii, M = QAᵀ/τ."""
     qn, an = _normed(q, norm), _normed(a, norm)
     m = len(qn)
@@ -195,12 +195,34 @@ def reference_triplet(q: torch.Tensor, a: torch.Tensor, labels: list[float], mar
     return sum(hinges) / len(hinges) if hinges else 0.0
 
 
-def test_triplet_matches_batch_hard_formula() -> None:
+def test_triplet_batch_hard_matches_its_formula() -> None:
     q, a = _data(11)
     for margin in (0.1, 0.5, 2.0):
-        assert _loss("triplet", q, a, LABELS, margin=margin) == pytest.approx(
+        assert _loss("triplet_batch_hard", q, a, LABELS, margin=margin) == pytest.approx(
             reference_triplet(q, a, LABELS, margin), rel=1e-10)
-    assert _loss("triplet", q, a, [0.0] * M) == 0.0  # no positive pair: nothing to pull
+    assert _loss("triplet_batch_hard", q, a, [0.0] * M) == 0.0  # no positive pair: nothing to pull
+
+
+def reference_official_triplet(q: torch.Tensor, p: torch.Tensor, n: torch.Tensor, margin: float) -> float:
+    """sentence-transformers' TripletLoss (v0.3-v4.1, Euclidean): mean max(0, |a-p| - |a-n| + m), with
+    torch's ``pairwise_distance`` (1e-6 added to every coordinate difference) as the distance."""
+    def dist(x: list[float], y: list[float]) -> float:
+        return math.sqrt(sum((u - v + 1e-6) ** 2 for u, v in zip(x, y)))
+
+    rows = [(q[i].tolist(), p[i].tolist(), n[i].tolist()) for i in range(len(q))]
+    return sum(max(0.0, dist(a, b) - dist(a, c) + margin) for a, b, c in rows) / len(rows)
+
+
+def test_official_triplet_is_euclidean_on_explicit_triplets() -> None:
+    q, a = _data(12)
+    neg, _ = _data(13)
+    for margin in (0.5, 0.6, 5.0):
+        out = build_loss("triplet", margin=margin)(batch=EmbeddingBatch(q, a, hard_negative=neg))
+        assert out.total.item() == pytest.approx(reference_official_triplet(q, a, neg, margin), rel=1e-12)
+    loss = build_loss("triplet", binarize_threshold=0.6)
+    assert [loss.is_positive(y) for y in (0.6, 0.61, 1.0)] == [False, True, True]  # label > t, as the official reader
+    with pytest.raises(ValueError, match="explicit negatives"):
+        loss(batch=EmbeddingBatch(q, a))
 
 
 @pytest.mark.parametrize("kw,match", [

@@ -149,25 +149,34 @@ def test_example_knn_small_candidate_lists_leave_small_groups() -> None:
     assert all(len({i // 4 for i in g}) == 1 for g in groups)  # never across clusters
 
 
-def test_filter_identical_keeps_duplicates_apart() -> None:
+def test_identical_texts_kept_apart_without_allow_identical() -> None:
     # "b" twice next to "a": the filter applies to any member's text, not only the seed's
     texts = ["a", "b", "b", "c", "a", "d"]
     emb = np.array([[0.0], [0.1], [0.1], [0.3], [0.0], [0.5]])
-    filtered = example_knn_groups(emb, texts, np.arange(6), group_size=3, knn_candidates=6, filter_identical=True)
+    filtered = example_knn_groups(emb, texts, np.arange(6), group_size=3, knn_candidates=6, allow_identical=False)
     assert all(len({texts[i] for i in g}) == len(g) for g in filtered)
     assert filtered[0] == [0, 1, 3]
-    unfiltered = example_knn_groups(emb, texts, np.arange(6), group_size=3, knn_candidates=6,
-                                    filter_identical=False)
-    assert any(len({texts[i] for i in g}) < len(g) for g in unfiltered)  # the test can fail
 
 
-def test_filter_identical_through_epoch_order() -> None:
+def test_allow_identical_counts_distinct_texts_as_the_official_code() -> None:
+    """The notebooks' allow_same=True: a duplicate joins the group without counting toward its size,
+    so a group of 3 distinct texts holds 5 members here."""
+    texts = ["a", "b", "b", "c", "a", "d"]
+    emb = np.array([[0.0], [0.1], [0.1], [0.3], [0.0], [0.5]])
+    groups = example_knn_groups(emb, texts, np.arange(6), group_size=3, knn_candidates=6, allow_identical=True)
+    assert groups[0] == [0, 4, 1, 2, 3]  # a, a, b, b, c: by distance, stopped at 3 distinct texts
+    assert all(len({texts[i] for i in g}) <= 3 for g in groups)
+    assert any(len({texts[i] for i in g}) < len(g) for g in groups)  # duplicates were allowed
+
+
+def test_identical_texts_apart_through_epoch_order() -> None:
     texts = ["same question"] * 4 + [f"other {i}" for i in range(8)]
     table = {t: [float(i)] for i, t in enumerate(dict.fromkeys(texts))}
     table["same question"] = [0.0]
     pairs = _pairs(texts)
     for epoch in range(4):
-        groups = epoch_groups("example_knn", pairs, epoch=epoch, seed=0, embed=_table_embed(table), group_size=4)
+        groups = epoch_groups("example_knn", pairs, epoch=epoch, seed=0, embed=_table_embed(table), group_size=4,
+                              allow_identical=False)
         assert all(sum(texts[i] == "same question" for i in g) <= 1 for g in groups)
 
 

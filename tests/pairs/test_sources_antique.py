@@ -82,7 +82,7 @@ def test_fetch_antique_from_file_base_url(tmp_path):
 def test_pair_sources_table_and_ranking_set_dispatch(tmp_path):
     assert {name: src.kind for name, src in PAIR_SOURCES.items()} == {
         "qqp": "classification", "antique": "ranking", "cqa_a": "ranking", "cqa_b": "ranking", "pfcc_s": "ranking"}
-    fetch, read, kind = PAIR_SOURCES["antique"]
+    fetch, read, kind, _ = PAIR_SOURCES["antique"]
     assert (fetch, read, kind) == (fetch_antique, read_antique, "ranking")
     root = antique_dir(tmp_path)
     rset = ranking_set("antique", root, read_antique(root), "test")

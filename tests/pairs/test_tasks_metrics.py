@@ -118,8 +118,10 @@ def test_file_source_needs_path_and_kind(tmp_path: Path) -> None:
     for split in ("train", "dev", "test"):
         lines = [f"a man {i}\tthe man {i}\t{i % 2}" for i in range(10)]
         (tmp_path / f"{split}.tsv").write_text("text_a\ttext_b\tlabel\n" + "\n".join(lines) + "\n")
-    cfg = PairTaskConfig(source="file", metric="f1", table_metrics=["f1"], path=str(tmp_path), kind="classification")
+    cfg = PairTaskConfig(source="file", metric="f1", label="Mine", table_metrics=["f1"], path=str(tmp_path),
+                         kind="classification")
     task = load_pair_task(cfg, "mine", tmp_path, tmp_path, seed=0)
     assert task.kind == "classification" and len(task.splits["test"]) == 10
     with pytest.raises(ConfigError, match="needs path .* and kind"):
-        load_pair_task(PairTaskConfig(source="file", metric="f1", path=str(tmp_path)), "mine", tmp_path, tmp_path, 0)
+        load_pair_task(PairTaskConfig(source="file", metric="f1", label="Mine", path=str(tmp_path)), "mine", tmp_path,
+                       tmp_path, 0)

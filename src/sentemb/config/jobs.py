@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from sentemb.config.load import from_dict
 from sentemb.config.schema import (
     AnalyzeConfig,
-    DataConfig,
     FirstLayer,
     MethodConfig,
     PairMethodConfig,

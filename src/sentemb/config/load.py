@@ -110,6 +110,16 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
         raise ConfigError(f"{where}: {exc}" if prefix and not str(exc).startswith(prefix) else str(exc)) from None
 
 
+def check_keys(cls: type[Any], data: Mapping[str, Any], where: str) -> None:
+    """Every key of the partial mapping ``data`` (an override of ``cls``) is a field of ``cls``;
+    checked before merging so that the message names the key where it was written."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            valid = [f"{where}.{n}" for n in names]
+            raise ConfigError(f"unknown key '{where}.{key}'" + suggest(f"{where}.{key}", valid))
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: mappings merge key by key, ``null`` deletes a key, anything else
     (scalars, lists) replaces. Returns a new object; neither argument is modified."""

@@ -36,7 +36,7 @@ from sentemb.config.jobs import (
     RowSpec,
     TrainJob,
 )
-from sentemb.config.load import from_dict, suggest
+from sentemb.config.load import check_keys, from_dict, suggest
 from sentemb.config.schema import MethodConfig, PairMethodConfig, PairTaskConfig, Params, ShuffleConfig, TrainConfig
 from sentemb.errors import ConfigError
 from sentemb.layout import BaselineRun, PairRun, TrainRun
@@ -77,10 +77,13 @@ def method_runs(params: Params, method: str, backbone: str) -> list[TrainRun]:
 
 
 def _overrides(params: Params, method: str, backbone: str) -> list[dict[str, Any]]:
-    """The backbone's overrides that apply to ``method``: its table's, then its own."""
+    """The backbone's overrides that apply to ``method``: its table's, then its own (keys checked
+    where they are written)."""
     over = params.backbones[backbone].methods
-    table = params.methods[method].table
-    return [over[k] for k in (table, method) if k in over]
+    keys = [k for k in (params.methods[method].table, method) if k in over]
+    for k in keys:
+        check_keys(MethodConfig, over[k], f"backbones.{backbone}.methods.{k}")
+    return [over[k] for k in keys]
 
 
 def resolve_method(params: Params, method: str, backbone: str) -> MethodConfig:
@@ -95,9 +98,14 @@ def resolve_method(params: Params, method: str, backbone: str) -> MethodConfig:
 
 def resolve_train(params: Params, run: TrainRun) -> TrainConfig:
     """Training settings of one run (see the module docstring for the order)."""
-    merged = asdict(params.train) | dict(params.methods[run.method].train) | params.backbones[run.backbone].train
-    for over in _overrides(params, run.method, run.backbone):
-        merged |= over.get("train", {})
+    b, m = params.backbones[run.backbone], params.methods[run.method]
+    check_keys(TrainConfig, m.train, f"methods.{run.method}.train")
+    check_keys(TrainConfig, b.train, f"backbones.{run.backbone}.train")
+    merged = asdict(params.train) | dict(m.train) | b.train
+    for key in (m.table, run.method):
+        over = b.methods.get(key, {}).get("train", {})
+        check_keys(TrainConfig, over, f"backbones.{run.backbone}.methods.{key}.train")
+        merged |= over
     return from_dict(TrainConfig, merged | {"seed": run.seed}, f"backbones.{run.backbone}.methods.{run.method}.train")
 
 
@@ -159,6 +167,9 @@ def pair_job(params: Params, run: PairRun) -> PairJob:
     if run.method not in p.methods:
         raise ConfigError(f"unknown pair method '{run.method}'" + suggest(run.method, p.methods))
     task, method = p.tasks[run.task], p.methods[run.method]
+    check_keys(TrainConfig, task.train, f"pairs.tasks.{run.task}.train")
+    check_keys(TrainConfig, method.train, f"pairs.methods.{run.method}.train")
+    check_keys(ShuffleConfig, task.shuffle, f"pairs.tasks.{run.task}.shuffle")
     where = f"pairs.methods.{run.method}.train"
     train = from_dict(TrainConfig, asdict(p.train) | task.train | method.train, where)
     shuffle = from_dict(ShuffleConfig, asdict(p.shuffle) | task.shuffle, f"pairs.tasks.{run.task}.shuffle")
@@ -184,7 +195,7 @@ def pair_applicability(task: PairTaskConfig, method: PairMethodConfig) -> tuple[
 
 def jobs(params: Params) -> dict[str, dict[str, Any]]:
     """Every job of the pipeline: ``{kind: {run name: job}}`` (the files check_params writes)."""
-    out: dict[str, dict[str, Any]] = {"train": {}, "evaluate": {}, "analyze": {}, "pairs": {}, "aggregate": {}, "prepare": {}}
+    out: dict[str, dict[str, Any]] = {kind: {} for kind in ("train", "evaluate", "analyze", "pairs")}
     for run in train_runs(params):
         out["train"][run.name] = train_job(params, run)
         out["evaluate"][run.name] = method_eval_job(params, run)

@@ -1,0 +1,1 @@
+"""Raw data: sources (mirror or hub, checksums), strict readers, the task registry, prepare."""

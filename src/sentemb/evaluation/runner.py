@@ -31,7 +31,7 @@ from sentemb.evaluation.sts import headline, headline_items, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
 from sentemb.evaluation.transfer import evaluate_transfer
 from sentemb.models.encoder import SentenceEncoder, load_backbone, model_checksum, resolve_model_path
-from sentemb.utils.io import atomic_open, sha256_file
+from sentemb.utils.io import sha256_file, write_items
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,6 @@ def headline_metrics(doc: dict[str, Any]) -> dict[str, float]:
     out = dict(doc["scores"])
     out |= {k: doc[k] for k in ("avg_sts", "avg_transfer") if k in doc}
     return out | {"wall_s": doc["provenance"]["wall_seconds"]}
-
-
-def write_items(path: Path, items: dict[str, np.ndarray]) -> None:
-    """The per-item outputs a paired bootstrap resamples (``<task>/cos``, ``<task>/gold`` for STS,
-    ``<task>/pred``, ``<task>/label`` for transfer), as one npz written atomically."""
-    with atomic_open(path, "wb") as handle:
-        np.savez_compressed(handle, **items)
 
 
 def _git_commit() -> str | None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
-
 from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.bsc import BatchSoftmaxContrastiveLoss
 from sentemb.losses.checks import check_real

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
-from torch import nn
 
 from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.pairwise import binarize, check_batch, pair_stats

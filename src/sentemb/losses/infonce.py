@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
-from torch import nn
 
 from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import is_real

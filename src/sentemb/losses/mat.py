@@ -6,7 +6,6 @@ import math
 
 import torch
 import torch.nn.functional as F  # noqa: N812 (the PyTorch convention)
-from torch import nn
 
 from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive

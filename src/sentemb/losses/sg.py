@@ -4,7 +4,6 @@ gradient is GD·Σ_j W_ij (h'_j − R·h'_i) with each component set by one para
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_pairs, check_positive, check_real

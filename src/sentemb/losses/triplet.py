@@ -14,7 +14,8 @@ from sentemb.losses.pairwise import BINARIZE_OPS, check_choice, check_threshold
 class TripletLoss(Loss):
     r"""L = mean_i max(0, ‖a_i − p_i‖₂ − ‖a_i − n_i‖₂ + margin) over explicit triplets
     (anchor = query, positive = a relevant candidate, negative = an irrelevant candidate of the same
-    query), on the raw (unnormalised) embeddings.
+    query), on the raw (unnormalised) embeddings; ‖·‖₂ is torch's ``pairwise_distance``, which
+    adds 1e-6 to every coordinate difference, as sentence-transformers' loss does.
 
     This is sentence-transformers' ``TripletLoss`` with its default Euclidean distance, as the
     official BSC code builds it (``losses.TripletLoss(model=model, triplet_margin=0.5)``; every
@@ -29,13 +30,18 @@ class TripletLoss(Loss):
 
     Inputs: anchor, positive, hard_negative (B, d), B >= 1.
 
-    Stats: ``loss``, ``pos_dist``, ``neg_dist`` (mean Euclidean distances), ``active`` (fraction
-    of triplets with a non-zero hinge).
+    Stats: ``loss``, ``pos_cos``, ``neg_cos`` (mean cosine to the positive and to the negative),
+    ``acc`` (fraction of triplets whose positive is closer than their negative), ``pos_dist``,
+    ``neg_dist`` (mean Euclidean distances), ``active`` (fraction with a non-zero hinge).
 
     References:
         1. Schroff, Kalenichenko, Philbin. FaceNet. CVPR 2015.
         2. Chernyavskiy et al., NAACL 2022, the triplet rows of Tables 2-3; ``aschern/BSC-loss``
            (examples/CQA-A.ipynb, CQA-B.ipynb, PFCC-S.ipynb).
+
+    Relations:
+        - ``triplet_batch_hard`` is our variant for tasks without query groups: cosine distance and
+          the hardest in-batch answer as the negative.
     """
 
     family = "pair"
@@ -63,6 +69,9 @@ class TripletLoss(Loss):
         pos, neg = nn.functional.pairwise_distance(a, p), nn.functional.pairwise_distance(a, n)  # (B,) each
         hinge = torch.relu(pos - neg + self.margin)
         total = hinge.mean()
-        stats = {"loss": total.detach(), "pos_dist": pos.detach().mean(), "neg_dist": neg.detach().mean(),
-                 "active": (hinge > 0).to(hinge.dtype).mean().detach()}
+        cos_p = nn.functional.cosine_similarity(a, p).detach()
+        cos_n = nn.functional.cosine_similarity(a, n).detach()
+        stats = {"loss": total.detach(), "pos_cos": cos_p.mean(), "neg_cos": cos_n.mean(),
+                 "acc": (pos < neg).to(pos.dtype).mean().detach(), "pos_dist": pos.detach().mean(),
+                 "neg_dist": neg.detach().mean(), "active": (hinge > 0).to(hinge.dtype).mean().detach()}
         return LossOutput(total=total, stats=stats)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from sentemb.losses.base import EmbeddingBatch, Loss, LossOutput
 from sentemb.losses.checks import check_positive

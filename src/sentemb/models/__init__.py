@@ -1,0 +1,1 @@
+"""Model resolution, the sentence encoder, the one pooler implementation, training heads."""

@@ -99,17 +99,29 @@ def classification_metrics(dev_scores: np.ndarray, dev_gold: np.ndarray, scores:
             "f1_threshold": f1_cut, "accuracy_threshold": acc_cut}
 
 
-def evaluate_split(task: PairTask, split: str, embed: Embed, relevant_at: float = 0.5) -> dict[str, float]:
-    """All metrics of ``task`` on ``split`` (classification thresholds always come from dev)."""
+def evaluate_split(task: PairTask, split: str, embed: Embed, relevant_at: float = 0.5,
+                   items: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """All metrics of ``task`` on ``split`` (classification thresholds always come from dev).
+
+    ``items``, when given, receives the per-item outputs of the split for a paired bootstrap:
+    ``cos`` and ``gold`` (regression), ``pred_f1``, ``pred_accuracy`` (the predictions at each
+    metric's dev threshold) and ``label`` (classification), ``per_query/<metric>`` (ranking)."""
     pairs = task.split(split)
     if task.kind == "ranking":
         from sentemb.pairs.ranking import evaluate_ranking, ranking_from_pairs
 
-        return evaluate_ranking(ranking_from_pairs(pairs), embed, relevant_at=relevant_at)
+        return evaluate_ranking(ranking_from_pairs(pairs), embed, relevant_at=relevant_at, items=items)
     scores = pair_cosines(pairs, embed)
     gold = np.array([p.label for p in pairs])
     if task.kind == "regression":
+        if items is not None:
+            items |= {"cos": scores, "gold": gold}
         return regression_metrics(scores, gold)
     dev = task.split("dev")
     dev_scores = scores if split == "dev" else pair_cosines(dev, embed)
-    return classification_metrics(dev_scores, np.array([p.label for p in dev]), scores, gold)
+    out = classification_metrics(dev_scores, np.array([p.label for p in dev]), scores, gold)
+    if items is not None:
+        items |= {"pred_f1": (scores >= out["f1_threshold"]).astype(np.int8),
+                  "pred_accuracy": (scores >= out["accuracy_threshold"]).astype(np.int8),
+                  "label": _binary(gold, "evaluated split").astype(np.int8)}
+    return out

@@ -137,43 +137,58 @@ def _check(ranked: Ranked, no_relevant: str) -> None:
             raise ValueError(f"query {index} has a relevance outside [0, 1] or not finite")
 
 
-def _mean(ranked: Ranked, per_query: Callable[[Sequence[float]], float], relevant_at: float,
-          no_relevant: str) -> float:
-    """Average ``per_query`` over queries, applying the no-relevant-candidate convention."""
+def _kept(ranked: Ranked, relevant_at: float, no_relevant: str) -> list[Sequence[float]]:
+    """The queries every metric averages over, after the no-relevant-candidate convention."""
     _check(ranked, no_relevant)
     kept = [rels for rels in ranked if no_relevant == "zero" or any(r >= relevant_at for r in rels)]
     if not kept:
         raise ValueError(f"no query has a candidate with relevance >= {relevant_at} (no_relevant='skip')")
+    return kept
+
+
+def _mean(ranked: Ranked, per_query: Callable[[Sequence[float]], float], relevant_at: float,
+          no_relevant: str) -> float:
+    """Average ``per_query`` over the kept queries."""
+    kept = _kept(ranked, relevant_at, no_relevant)
     value = sum(per_query(rels) for rels in kept) / len(kept)
     if not math.isfinite(value):  # cannot happen for validated inputs; never let NaN look like a score
         raise ValueError("metric is not finite")
     return float(value)
 
 
+def reciprocal_rank(rels: Sequence[float], relevant_at: float) -> float:
+    for rank, rel in enumerate(rels, 1):
+        if rel >= relevant_at:
+            return 1.0 / rank
+    return 0.0
+
+
+def average_precision(rels: Sequence[float], relevant_at: float) -> float:
+    hits, total = 0, 0.0
+    for rank, rel in enumerate(rels, 1):
+        if rel >= relevant_at:
+            hits += 1
+            total += hits / rank
+    return total / hits if hits else 0.0
+
+
+def ndcg_one(rels: Sequence[float], gain: Gain | None = None) -> float:
+    to_gain = gain or (lambda r: r)
+    gains = [float(to_gain(r)) for r in rels]
+    if not all(math.isfinite(g) and g >= 0.0 for g in gains):
+        raise ValueError("gain must map relevance to a finite, non-negative number")
+    ideal = max(gains)
+    return gains[0] / ideal if ideal > 0.0 else 0.0
+
+
 def mrr(ranked: Ranked, relevant_at: float = 0.5, no_relevant: str = "zero") -> float:
     """Mean reciprocal rank of the first relevant candidate (0 for a query without one)."""
-
-    def reciprocal_rank(rels: Sequence[float]) -> float:
-        for rank, rel in enumerate(rels, 1):
-            if rel >= relevant_at:
-                return 1.0 / rank
-        return 0.0
-
-    return _mean(ranked, reciprocal_rank, relevant_at, no_relevant)
+    return _mean(ranked, lambda rels: reciprocal_rank(rels, relevant_at), relevant_at, no_relevant)
 
 
 def mean_average_precision(ranked: Ranked, relevant_at: float = 0.5, no_relevant: str = "zero") -> float:
     """MAP: per query, the mean of precision@rank over the relevant candidates' ranks."""
-
-    def average_precision(rels: Sequence[float]) -> float:
-        hits, total = 0, 0.0
-        for rank, rel in enumerate(rels, 1):
-            if rel >= relevant_at:
-                hits += 1
-                total += hits / rank
-        return total / hits if hits else 0.0
-
-    return _mean(ranked, average_precision, relevant_at, no_relevant)
+    return _mean(ranked, lambda rels: average_precision(rels, relevant_at), relevant_at, no_relevant)
 
 
 def precision_at_1(ranked: Ranked, relevant_at: float = 0.5, no_relevant: str = "zero") -> float:
@@ -196,16 +211,20 @@ def ndcg_at_1(ranked: Ranked, relevant_at: float = 0.5, no_relevant: str = "zero
     candidates all have gain 0 scores 0, as in trec_eval; ``relevant_at`` only decides which
     queries ``no_relevant="skip"`` drops, so every metric averages over the same queries.
     """
-    to_gain = gain or (lambda r: r)
+    return _mean(ranked, lambda rels: ndcg_one(rels, gain), relevant_at, no_relevant)
 
-    def per_query(rels: Sequence[float]) -> float:
-        gains = [float(to_gain(r)) for r in rels]
-        if not all(math.isfinite(g) and g >= 0.0 for g in gains):
-            raise ValueError("gain must map relevance to a finite, non-negative number")
-        ideal = max(gains)
-        return gains[0] / ideal if ideal > 0.0 else 0.0
 
-    return _mean(ranked, per_query, relevant_at, no_relevant)
+def per_query(ranked: Ranked, ks: Sequence[int] = (1, 5, 50), relevant_at: float = 0.5, no_relevant: str = "zero",
+              gain: Gain | None = None) -> dict[str, np.ndarray]:
+    """Each metric's value for every kept query (the per-item outputs a paired bootstrap
+    resamples); their means are the metrics of ``evaluate_ranking``."""
+    kept = _kept(ranked, relevant_at, no_relevant)
+    out = {"mrr": [reciprocal_rank(r, relevant_at) for r in kept],
+           "map": [average_precision(r, relevant_at) for r in kept],
+           "p@1": [float(r[0] >= relevant_at) for r in kept], "ndcg@1": [ndcg_one(r, gain) for r in kept]}
+    for k in ks:
+        out[f"hp@{k}"] = [float(any(x >= relevant_at for x in r[:k])) for r in kept]
+    return {name: np.asarray(values, dtype=np.float64) for name, values in out.items()}
 
 
 # --- embedding-based evaluation --------------------------------------------------------------
@@ -280,12 +299,13 @@ def _scores(rset: RankingSet, vectors: dict[str, np.ndarray]) -> tuple[dict[str,
 
 
 def evaluate_ranking(rset: RankingSet, embed: Callable[[list[str]], np.ndarray], ks: Sequence[int] = (1, 5, 50),
-                     relevant_at: float = 0.5, no_relevant: str = "zero", gain: Gain | None = None) -> dict[str, float]:
+                     relevant_at: float = 0.5, no_relevant: str = "zero", gain: Gain | None = None,
+                     items: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Embed every distinct query and candidate text once, rank by cosine, return the §4.6 metrics.
 
     Keys: ``mrr``, ``map``, ``p@1``, ``ndcg@1`` and ``hp@<k>`` for each k in ``ks``; plain floats
     on a 0-1 scale. ``relevant_at``, ``no_relevant`` and ``gain`` are passed to the metrics (see
-    the module docstring).
+    the module docstring). ``items``, when given, receives each metric's per-query values.
     """
     _validate(rset)
     doc_ids = rset.corpus if rset.candidates is None else {d: None for docs in rset.candidates.values() for d in docs}
@@ -300,4 +320,6 @@ def evaluate_ranking(rset: RankingSet, embed: Callable[[list[str]], np.ndarray],
     }
     for k in ks:
         out[f"hp@{k}"] = has_positive_at_k(ranked, k, relevant_at, no_relevant)
+    if items is not None:
+        items |= {f"per_query/{k}": v for k, v in per_query(ranked, ks, relevant_at, no_relevant, gain).items()}
     return out

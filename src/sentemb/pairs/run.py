@@ -38,7 +38,7 @@ from sentemb.training.export import export_model
 from sentemb.training.loop import Hooks, train
 from sentemb.training.run import load_for_training, seed_everything
 from sentemb.utils.device import pick_device
-from sentemb.utils.io import atomic_dir, read_json, read_jsonl, write_json
+from sentemb.utils.io import atomic_dir, read_json, read_jsonl, write_items, write_json
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,17 @@ def load_pair_task(t: PairTaskConfig, name: str, data_dir: Path, cache_dir: Path
 
 
 def scores(task: PairTask, split: str, encoder: SentenceEncoder, t: PairTaskConfig, max_len: int, batch: int,
-           cache_dir: Path) -> dict[str, float]:
-    """Every metric of ``split``; online ranking tasks are scored on their source's RankingSet
-    (PFCC-S ranks the whole verified-claim corpus) with the source's nDCG gain."""
+           cache_dir: Path, items: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Every metric of ``split`` (and, into ``items``, its per-item outputs); online ranking tasks
+    are scored on their source's RankingSet (PFCC-S ranks the whole verified-claim corpus) with
+    the source's nDCG gain."""
     def embed(texts: Sequence[str]) -> np.ndarray:
         return encoder.encode(list(texts), batch, max_len)
 
     if task.kind == "ranking" and t.source in PAIR_SOURCES:
         rset = ranking_set(t.source, cache_dir / t.source, task, split)
-        return evaluate_ranking(rset, embed, relevant_at=t.relevant_at, gain=NDCG_GAINS.get(t.source))
-    return evaluate_split(task, split, embed, t.relevant_at)
+        return evaluate_ranking(rset, embed, relevant_at=t.relevant_at, gain=NDCG_GAINS.get(t.source), items=items)
+    return evaluate_split(task, split, embed, t.relevant_at, items)
 
 
 def _encoder(path: Path, pooler: str) -> SentenceEncoder:
@@ -144,6 +145,7 @@ def run_pair(job: PairJob, data_dir: Path, model_dir: ModelDir, files: RunFiles)
     doc = meta | {"split": "test", "applicable": job.applicable}
     if not job.applicable:  # a cell that cannot exist (e.g. triplets without labelled negatives)
         _untrained_outputs(job, model_dir, files)
+        write_items(files.items, {})  # type: ignore[arg-type]
         return doc | {"reason": job.reason}
     task = load_pair_task(job.task, job.task_name, data_dir, Path(job.cache_dir), job.train.seed)
     best: dict[str, Any] = {"trial": -1, "best_dev": None, "best_step": None}
@@ -161,7 +163,9 @@ def run_pair(job: PairJob, data_dir: Path, model_dir: ModelDir, files: RunFiles)
     encoder = _encoder(model_path, job.pooler)
     cache, n, b = Path(job.cache_dir), job.train.max_seq_length, job.eval_batch_size
     dev = scores(task, "dev", encoder, job.task, n, b, cache)
-    test = scores(task, "test", encoder, job.task, n, b, cache)
+    items: dict[str, np.ndarray] = {}
+    test = scores(task, "test", encoder, job.task, n, b, cache, items)
+    write_items(files.items, items)  # type: ignore[arg-type]
     return doc | {"kind": task.kind, "metric": job.task.metric, "test": test, "dev": dev,
                   "best_trial": best["trial"], "best_step": best["best_step"],
                   "sizes": {s: len(p) for s, p in task.splits.items()}, "wall_s": time.perf_counter() - started}

@@ -145,25 +145,31 @@ def f1_x100(pred: np.ndarray, gold: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return 100.0 * np.divide(2 * tp, denominator, out=np.zeros(len(tp)), where=denominator > 0)
 
 
-def _evaluate(metric: Metric, idx: np.ndarray, where: str) -> np.ndarray:
-    """``metric`` over the rows of ``idx``, in chunks that bound the work arrays."""
+def _evaluate(metric: Metric, idx: np.ndarray, where: str, strict: bool) -> np.ndarray:
+    """``metric`` over the rows of ``idx``, in chunks that bound the work arrays. ``strict``: a
+    non-finite value raises (the full data); otherwise it is returned as NaN (a resample on which
+    the metric is undefined, e.g. constant gold among very few items)."""
     step = max(1, CHUNK_ELEMENTS // idx.shape[1])
     out = np.concatenate([np.asarray(metric(idx[s:s + step]), dtype=np.float64) for s in range(0, len(idx), step)])
     if out.shape != (len(idx),):
         raise ValueError(f"{where}: the metric returned shape {out.shape}, not one value per resample")
-    if not np.isfinite(out).all():
-        raise ValueError(f"{where}: the metric is not finite on some resample (constant scores or gold?)")
+    if strict and not np.isfinite(out).all():
+        raise ValueError(f"{where}: the metric is not finite on the full data (constant scores or gold?)")
     return out
 
 
-def _seed_mean(metrics: Sequence[Metric], idx: np.ndarray, where: str) -> np.ndarray:
+def _seed_mean(metrics: Sequence[Metric], idx: np.ndarray, where: str, strict: bool = False) -> np.ndarray:
     if not metrics:
         raise ValueError(f"{where}: no seed")
-    return np.mean([_evaluate(m, idx, f"{where} seed {k}") for k, m in enumerate(metrics)], axis=0)
+    return np.mean([_evaluate(m, idx, f"{where} seed {k}", strict) for k, m in enumerate(metrics)], axis=0)
 
 
-def interval(diff: float, replicates: np.ndarray, confidence: float = 0.95) -> Interval:
-    """Percentile interval and two-sided p-value of the bootstrap differences ``replicates``."""
+def interval(diff: float, replicates: np.ndarray, confidence: float = 0.95) -> Interval | None:
+    """Percentile interval and two-sided p-value of the bootstrap differences ``replicates``;
+    None when the metric is undefined on some resample: no interval rather than one computed on
+    the resamples that happened to be defined (that would be biased toward the easy ones)."""
+    if not np.isfinite(replicates).all():
+        return None
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(replicates, [alpha, 1.0 - alpha])
     p = min(1.0, 2.0 * min(float(np.mean(replicates <= 0)), float(np.mean(replicates >= 0))))
@@ -171,9 +177,10 @@ def interval(diff: float, replicates: np.ndarray, confidence: float = 0.95) -> I
 
 
 def compare(columns: Mapping[str, Column], reference: str, n_resamples: int = 2000, seed: int = 0,
-            confidence: float = 0.95) -> dict[str, dict[str, Interval]]:
+            confidence: float = 0.95) -> dict[str, dict[str, Interval | None]]:
     """For every row but ``reference``: column name -> Interval of row - reference, plus "Avg."
-    over the averaged columns from the same resamples. Every column must score the same rows."""
+    over the averaged columns from the same resamples (None where undefined on a resample; see
+    ``interval``). Every column must score the same rows."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if AVERAGE in columns:
@@ -192,13 +199,14 @@ def compare(columns: Mapping[str, Column], reference: str, n_resamples: int = 20
     for name, column in columns.items():
         idx = draw(column.n_items, n_resamples, rng)
         identity = np.arange(column.n_items)[None, :]
-        ref_point = _seed_mean(column.metrics[reference], identity, f"{name}/{reference}")[0]
+        ref_point = _seed_mean(column.metrics[reference], identity, f"{name}/{reference}", strict=True)[0]
         ref = _seed_mean(column.metrics[reference], idx, f"{name}/{reference}")
         for label in points:
-            points[label][name] = _seed_mean(column.metrics[label], identity, f"{name}/{label}")[0] - ref_point
+            point = _seed_mean(column.metrics[label], identity, f"{name}/{label}", strict=True)[0]
+            points[label][name] = point - ref_point
             replicates[label][name] = _seed_mean(column.metrics[label], idx, f"{name}/{label}") - ref
     averaged = [name for name, column in columns.items() if column.averaged]
-    out: dict[str, dict[str, Interval]] = {}
+    out: dict[str, dict[str, Interval | None]] = {}
     for label in points:
         out[label] = {name: interval(points[label][name], replicates[label][name], confidence) for name in columns}
         if averaged:

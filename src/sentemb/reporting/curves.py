@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sentemb.errors import DataError
+from sentemb.layout import train_files
 from sentemb.utils.io import atomic_open, read_jsonl
-
-KINDS = {"steps": ".jsonl", "dev": ".dev.jsonl"}  # plots/<kind>/<variant>.tsv <- train/<variant><suffix>
 
 
 def write_tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
@@ -24,14 +23,16 @@ def write_tsv(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 def jsonl_to_tsv(src: Path, dst: Path) -> int:
     if not src.exists():
-        raise DataError(src, "missing training log; run `dvc repro train@<variant>`")
+        raise DataError(src, "missing training log (written by the run's train stage)")
     rows = read_jsonl(src)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     write_tsv(dst, columns, [[row.get(c) for c in columns] for row in rows])
     return len(rows)
 
 
-def write_curves(train_dir: Path, plots_dir: Path, variants: list[str]) -> None:
-    for variant in variants:
-        for kind, suffix in KINDS.items():
-            jsonl_to_tsv(train_dir / f"{variant}{suffix}", plots_dir / kind / f"{variant}.tsv")
+def write_curves(train_dir: Path, plots_dir: Path, runs: list[str]) -> None:
+    """``plots/steps/<run>.tsv`` and ``plots/dev/<run>.tsv`` from each run's step and dev logs."""
+    for run in runs:
+        files = train_files(train_dir, run)
+        jsonl_to_tsv(files.steps, plots_dir / "steps" / f"{run}.tsv")  # type: ignore[arg-type]
+        jsonl_to_tsv(files.dev, plots_dir / "dev" / f"{run}.tsv")  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Atomic file output, progress reporting, logging set-up and the device choice."""

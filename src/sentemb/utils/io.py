@@ -109,3 +109,11 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def write_items(path: str | Path, items: dict[str, Any]) -> None:
+    """Per-item outputs (what a paired bootstrap resamples) as one compressed npz, atomically."""
+    import numpy as np
+
+    with atomic_open(path, "wb") as handle:
+        np.savez_compressed(handle, **items)
