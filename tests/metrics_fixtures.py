@@ -20,9 +20,11 @@ import numpy as np
 from sentemb.config import Params, from_dict
 from sentemb.config.jobs import AggregateJob
 from sentemb.config.resolve import aggregate_job
-from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS
+from sentemb.data.tasks import family
 from sentemb.layout import MetricsRoot, analysis_files, eval_files, train_files
 from sentemb.reporting.analysis import LAYER_KEYS
+
+STS_TASKS, TRANSFER_TASKS = tuple(family("sts")), tuple(family("transfer"))
 
 N_ITEMS = 200
 

@@ -17,6 +17,7 @@ import pytest
 
 from sentemb.data import formats, readers, senteval
 from sentemb.data.records import Example
+from sentemb.data.tasks import TASKS, family
 from sentemb.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def invented_pairs(task: str) -> dict[str, list[tuple[str, str, str]]]:
     return {subset: [(f"The {subset} Cat  sat.", f"A cat sat ({i}).", "4.2"),
                      ("Nobody scored this.", "Nor this.", ""),
                      (f"Dogs bark in {subset}.", "Cats \"meow.", f"{i % 5}.5")]
-            for i, subset in enumerate(senteval.STS_SUBSETS[task])}
+            for i, subset in enumerate(TASKS[task].splits)}
 
 
 def write_all_years(root: Path) -> None:
@@ -135,7 +136,7 @@ def test_official_sts16_four_fields_and_blank_gold(tmp_path: Path) -> None:
     write_year(tmp_path, "STS16", invented_pairs("STS16"))
     task = formats.read_task("STS16", tmp_path, "official")
     assert task.name == "STS16" and task.kind == "sts"
-    assert list(task.splits) == list(senteval.STS_SUBSETS["STS16"])
+    assert list(task.splits) == list(TASKS["STS16"].splits)
     first = task.splits["answer-answer"]
     assert first == [Example("The answer-answer Cat sat.", 4.2, "A cat sat (0)."),
                      Example("Dogs bark in answer-answer.", 0.5, 'Cats "meow.')]  # raw case, notes ignored
@@ -146,7 +147,7 @@ def test_official_every_year_flat_or_in_archive_folder(tmp_path: Path) -> None:
     (tmp_path / "test-gs" / "STS.gs.SMT.txt").write_text("1.0\n2.0\n")  # shipped without input: unused
     for task in formats.OFFICIAL_STS:
         data = formats.read_task(task, tmp_path)  # layout detected
-        assert sizes(data) == {s: 2 for s in senteval.STS_SUBSETS[task]}
+        assert sizes(data) == {s: 2 for s in TASKS[task].splits}
     assert formats.official_sts_dir("STS14", tmp_path) == tmp_path / "STS2014-en-test" / "sts-en-test-gs-2014"
 
 
@@ -285,8 +286,8 @@ STS16_OK = [("A b.", "C d.", "1.0"), ("E f.", "G h.", ""), ("I j.", "K l.", "3.0
 
 def _year_file(root: Path, task: str, kind: str, rows=None) -> Path:
     rows = rows or (STS16_OK if task == "STS16" else STS12_OK)
-    subset = senteval.STS_SUBSETS[task][0]
-    for other in senteval.STS_SUBSETS[task]:
+    subset = list(TASKS[task].splits)[0]
+    for other in TASKS[task].splits:
         write_year(root, task, {other: rows})
     year = formats.OFFICIAL_STS[task]
     return root / year.folder / f"{year.prefix}.{kind}.{subset}.txt"
@@ -419,7 +420,7 @@ def _copy_year_as_published(down: Path, task: str, root: Path) -> None:
     year = formats.OFFICIAL_STS[task]
     src, dst = down / "STS" / f"{task}-en-test", root / year.folder
     dst.mkdir(parents=True)
-    for subset in senteval.STS_SUBSETS[task]:
+    for subset in TASKS[task].splits:
         lines = readers.read_lines(src / f"STS.input.{subset}.txt")
         if year.fields == 4:
             lines = [f"{line}\t{NOTES[0]} #{i}\t{NOTES[1]}" for i, line in enumerate(lines)]
@@ -446,9 +447,9 @@ def test_official_copy_of_mirror_equals_senteval(tmp_path: Path) -> None:
     shutil.copytree(down / "STS" / "STSBenchmark", tmp_path / "stsbenchmark")
     _sick_txt_from_semeval(down, tmp_path)
     assert formats.detect_layout(tmp_path) == "official"
-    for task in senteval.STS_TASKS:
+    for task in family("sts"):
         ours, theirs = formats.read_task(task, tmp_path), senteval.read_raw_task(task, down)
-        assert sizes(ours) == sizes(theirs) == senteval.KNOWN_SIZES[task], task
+        assert sizes(ours) == sizes(theirs) == {s: x.size for s, x in TASKS[task].splits.items()}, task
         assert ours.splits == theirs.splits, task
 
 

@@ -17,7 +17,8 @@ from conftest import MIRROR
 from sentemb.config import DataConfig
 from sentemb.data import sources
 from sentemb.data.prepare import details_path, headline, prepare
-from sentemb.data.senteval import TASKS, load_task
+from sentemb.data.senteval import load_task
+from sentemb.data.tasks import TASKS
 from sentemb.errors import DataError
 from sentemb.utils.io import read_json, read_jsonl, sha256_file
 

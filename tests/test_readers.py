@@ -16,7 +16,8 @@ from conftest import MIRROR
 from sentemb.config import DataConfig
 from sentemb.data import readers
 from sentemb.data.prepare import prepare
-from sentemb.data.senteval import STS_SUBSETS, STS_TASKS, TASKS, TRANSFER_TASKS, load_task, read_raw_task
+from sentemb.data.senteval import load_task, read_raw_task
+from sentemb.data.tasks import TASKS, family
 from sentemb.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def test_sts_drops_unscored_pairs_and_excludes_smt() -> None:
     assert pairs[0].text_b == "it said the problem needs fixing ."
     sts13 = read_raw_task("STS13", DOWN)
     assert list(sts13.splits) == ["FNWN", "headlines", "OnWN"] and sts13.kind == "sts"
-    assert all(list(read_raw_task(t, DOWN).splits) == list(s) for t, s in STS_SUBSETS.items())
+    assert all(list(read_raw_task(t, DOWN).splits) == list(TASKS[t].splits) for t in family("sts"))
 
 
 def test_stsb_is_never_csv_quoted_and_sick_skips_header() -> None:
@@ -107,7 +108,7 @@ def test_sst2_trec_mrpc() -> None:
 
 
 def test_task_lists_and_unknown_task() -> None:
-    assert TASKS == STS_TASKS + TRANSFER_TASKS and len(TASKS) == 14
+    assert list(TASKS) == family("sts") + family("transfer") and len(TASKS) == 14
     with pytest.raises(ConfigError, match="did you mean 'STS12'"):
         load_task("STS-12", DOWN)
 

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from metrics_fixtures import backbones, make_root
-from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS
+from sentemb.data.tasks import family
 from sentemb.errors import DataError
 from sentemb.reporting.bootstrap import Interval
 from sentemb.reporting.glance import at_a_glance
 from sentemb.reporting.report import aggregate
 from sentemb.reporting.tables import MARK, Table, build_table, to_csv, to_latex, to_markdown, with_comparisons
+
+STS_TASKS, TRANSFER_TASKS = tuple(family("sts")), tuple(family("transfer"))
 
 METHOD = {"objective": "two_view", "data": "wiki", "train_pooler": "avg", "eval_pooler": "avg"}
 

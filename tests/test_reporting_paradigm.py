@@ -31,10 +31,12 @@ def _raw() -> dict:
 
 def _fixture(tmp: Path) -> tuple:
     offsets = {"base.b": 0, "simcse.b": 5, "mhe_ori.b": 1, "mhe_mod.b": 3, "sg_r2.b": 2}
-    from sentemb.data.senteval import STS_TASKS, TRANSFER_TASKS
+    from sentemb.data.tasks import family
+
+    tasks = family("sts") + family("transfer")
 
     job, root = make_root(tmp, _raw(), score=lambda row, run, task: 60.0 + offsets[row]
-                          + (STS_TASKS + TRANSFER_TASKS).index(task))
+                          + tasks.index(task))
     (root.train / "simcse.b.s42.jsonl").write_text(steps_log(grad=False))  # a main-table run without diagnostics
     return job, root
 

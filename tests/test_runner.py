@@ -17,7 +17,7 @@ DOWNSTREAM = MIRROR / "senteval" / "downstream"
 
 def _request(model_dir: Path, pooler: str, cache_dir: Path) -> EvalRequest:
     return EvalRequest(model=str(model_dir), pooler=pooler, tasks="sts", data_dir=str(DOWNSTREAM),
-                       batch_size=4, cache_dir=str(cache_dir))
+                       batch_size=4, cache_dir=str(cache_dir), allow_unverified=True)  # the fixture mirror
 
 
 def test_encode_many_equals_one_pass_per_pooler(tiny_backbone) -> None:

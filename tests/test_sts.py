@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sentemb.data.records import Example, TaskData
+from sentemb.errors import DataError
 from sentemb.evaluation.sts import cosine_scores, headline, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
 
@@ -78,7 +79,10 @@ def test_zero_vector_counts_as_zero_similarity_but_nan_raises() -> None:
 
 def test_constant_similarity_raises_instead_of_reporting_nan() -> None:
     task, embed = _task("STS13", {"A": [0.5, 0.5, 0.5]}, {"A": [1.0, 2.0, 3.0]})
-    with pytest.raises(ValueError, match="undefined"):
+    with pytest.raises(DataError, match="STS13 subset A: the model gives every pair the same similarity"):
+        score_sts_task(task, embed)
+    task, embed = _task("STS13", {"A": [0.1, 0.5, 0.9]}, {"A": [3.0, 3.0, 3.0]})
+    with pytest.raises(DataError, match=r"STS13 subset A: all 3 gold scores are equal \(3\): the correlation"):
         score_sts_task(task, embed)
 
 

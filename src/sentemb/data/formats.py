@@ -52,10 +52,11 @@ from typing import Any
 from sentemb.config import suggest
 from sentemb.data import readers, senteval
 from sentemb.data.records import Example, TaskData
+from sentemb.data.tasks import family, get_task
 from sentemb.errors import ConfigError, DataError
 
 LAYOUTS = ("senteval", "official", "mteb")
-FORMAT_TASKS = senteval.STS_TASKS  # the tasks the official and mteb layouts hold
+FORMAT_TASKS = tuple(family("sts"))  # the tasks the official and mteb layouts hold
 
 
 # --- official: STS 2012-2016 -----------------------------------------------------------------
@@ -143,7 +144,7 @@ def read_official_sts(task: str, root: Path) -> TaskData:
     year = OFFICIAL_STS[task]
     folder = official_sts_dir(task, root)
     splits = {}
-    for subset in senteval.STS_SUBSETS[task]:
+    for subset in get_task(task).splits:
         input_path = folder / f"{year.prefix}.input.{subset}.txt"
         gold_path = folder / f"{year.prefix}.gs.{subset}.txt"
         splits[subset] = read_official_sts_subset(input_path, gold_path, year.fields)
@@ -314,7 +315,9 @@ def read_mteb(task: str, root: Path) -> TaskData:
 
 def known_sizes(task: str, layout: str) -> dict[str, int]:
     """Pairs per split each layout should give: MTEB's differ (no subsets, whole-SICK split)."""
-    return dict(MTEB_KNOWN_SIZES[task] if layout == "mteb" else senteval.KNOWN_SIZES[task])
+    if layout == "mteb":
+        return dict(MTEB_KNOWN_SIZES[task])
+    return {split: s.size for split, s in get_task(task).splits.items()}
 
 
 # --- detection and dispatch ------------------------------------------------------------------
@@ -356,15 +359,14 @@ _READERS: dict[str, Callable[[str, Path], TaskData]] = {"official": read_officia
 def _check_name(name: str, layout: str) -> None:
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown data layout '{layout}'" + suggest(layout, LAYOUTS))
-    if name in senteval.TRANSFER_TASKS and layout != "senteval":
+    if name in family("transfer") and layout != "senteval":
         raise ConfigError(f"task '{name}' is not in the {layout} layout, which holds only "
                           f"{', '.join(FORMAT_TASKS)}; read it from a SentEval tree (layout 'senteval')")
 
 
 def read_task(name: str, root: str | Path, layout: str | None = None) -> TaskData:
     """Read task ``name`` from ``root`` in ``layout`` (detected when None), as ``TaskData``."""
-    if name not in senteval.TASKS:  # before detection, so a typo is not reported as a layout problem
-        raise ConfigError(f"unknown task '{name}'" + suggest(name, senteval.TASKS))
+    get_task(name)  # before detection, so a typo is not reported as a layout problem
     layout = detect_layout(root) if layout is None else layout
     _check_name(name, layout)
     if layout == "senteval":

@@ -22,8 +22,9 @@ import numpy as np
 from sentemb.config import DataConfig
 from sentemb.data.readers import read_nli, read_wiki
 from sentemb.data.records import TaskData
-from sentemb.data.senteval import KNOWN_SIZES, TASKS, read_raw_task, split_files, task_rows
+from sentemb.data.senteval import read_raw_task, task_rows
 from sentemb.data.sources import RawSource, resolve_source
+from sentemb.data.tasks import TASKS
 from sentemb.errors import ConfigError, DataError
 from sentemb.utils.io import atomic_dir, current_umask, sha256_file, write_json, write_jsonl
 
@@ -47,15 +48,15 @@ def subsample(items: list[T], limit: int | None, seed: int, key: str) -> list[T]
 
 
 def check_known_sizes(counts: dict[str, dict[str, int]], downstream: Path) -> None:
-    """Assert the published sizes (protocol.md §F); a mismatch names the file it came from."""
-    for task, expected_splits in KNOWN_SIZES.items():
-        for split, expected in expected_splits.items():
-            actual = counts[task].get(split, 0)
-            if actual != expected:
-                files = split_files(task)[split]
+    """Assert the registry's known sizes; a mismatch names the file it came from."""
+    for name, task in TASKS.items():
+        for split, known in task.splits.items():
+            actual = counts[name].get(split, 0)
+            if actual != known.size:
+                files = known.files
                 also = f" (and {', '.join(files[1:])})" if len(files) > 1 else ""
                 raise DataError(downstream / files[0],
-                                f"{task} {split}: expected {expected} examples, got {actual}{also}")
+                                f"{name} {split}: expected {known.size} examples, got {actual}{also}")
 
 
 def _write_outputs(tmp: Path, wiki: list[str], nli: list[tuple[str, str, str]],

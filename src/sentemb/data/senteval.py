@@ -1,118 +1,66 @@
-"""The 14 SentEval tasks SimCSE reports: which files each reads, their known sizes, and loading.
+"""Load evaluation tasks from any layout, verified, as the same ``TaskData``.
 
-File layout and subsets follow methods.md §0.1 and protocol.md §B.4; split names follow
-``sentemb.data.records``. ``load_task`` reads either a raw SentEval ``downstream`` directory or a
-prepared directory (one with ``manifest.json``, written by the prepare stage) and returns the
-same ``TaskData`` for both.
+Layouts: a prepared dir (``manifest.json``, written by the prepare stage), SentEval's
+``downstream`` tree of senteval.tar, the organisers' official files, or MTEB's copies
+(``data/formats.py``). ``load_tasks`` verifies what it reads exactly as ``prepare`` does: on a
+SentEval tree every file's SHA-256 against the pinned value of its registry entry and every
+split's example count against the known size; a prepared dir carries its own checksums and the
+verdict of the prepare stage; the official and MTEB layouts have counts but no pinned checksums.
+Anything not verified is an error unless the caller allows unverified data, and then it is
+recorded (``DataInfo``) and said in every output and table built from it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentemb.config import suggest
 from sentemb.data import readers
 from sentemb.data.records import Example, TaskData
-from sentemb.errors import ConfigError, DataError
+from sentemb.data.tasks import TASKS, get_task
+from sentemb.errors import DataError
 from sentemb.utils.io import read_json, sha256_file
 
-STS_TASKS = ("STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness")
-TRANSFER_TASKS = ("MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC")
-TASKS = STS_TASKS + TRANSFER_TASKS
-
-# methods.md §0.1. STS13 has no SMT: SentEval drops it for licence reasons, even though the
-# tarball ships STS.gs.SMT.txt (there is no input file for it).
-STS_SUBSETS: dict[str, tuple[str, ...]] = {
-    "STS12": ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
-    "STS13": ("FNWN", "headlines", "OnWN"),
-    "STS14": ("deft-forum", "deft-news", "headlines", "images", "OnWN", "tweet-news"),
-    "STS15": ("answers-forums", "answers-students", "belief", "headlines", "images"),
-    "STS16": ("answer-answer", "headlines", "plagiarism", "postediting", "question-question"),
-}
-
-_Reader = Callable[..., list[Example]]
-
-
-def _sts_files(task: str) -> dict[str, tuple[str, ...]]:
-    folder = f"STS/{task}-en-test"
-    return {s: (f"{folder}/STS.input.{s}.txt", f"{folder}/STS.gs.{s}.txt") for s in STS_SUBSETS[task]}
-
-
-def _splits(pattern: str, names: tuple[str, ...],
-            files: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:
-    return {name: (pattern.format(f),) for name, f in zip(names, files or names)}
-
-
-# Per task: (reader, {split: files relative to the downstream dir}); the reader takes the files
-# of one split as positional arguments.
-TASK_SPECS: dict[str, tuple[_Reader, dict[str, tuple[str, ...]]]] = {
-    **{task: (readers.read_sts_subset, _sts_files(task)) for task in STS_SUBSETS},
-    "STSBenchmark": (readers.read_stsb, _splits("STS/STSBenchmark/sts-{}.csv", ("train", "dev", "test"))),
-    "SICKRelatedness": (readers.read_sick, _splits(
-        "SICK/SICK_{}.txt", ("train", "dev", "test"), ("train", "trial", "test_annotated"))),
-    "MR": (readers.read_binary, {"all": ("MR/rt-polarity.pos", "MR/rt-polarity.neg")}),
-    "CR": (readers.read_binary, {"all": ("CR/custrev.pos", "CR/custrev.neg")}),
-    "SUBJ": (readers.read_binary, {"all": ("SUBJ/subj.objective", "SUBJ/subj.subjective")}),
-    "MPQA": (readers.read_binary, {"all": ("MPQA/mpqa.pos", "MPQA/mpqa.neg")}),
-    "SST2": (readers.read_sst2, _splits("SST/binary/sentiment-{}", ("train", "dev", "test"))),
-    "TREC": (readers.read_trec, _splits("TREC/{}.label", ("train", "test"), ("train_5500", "TREC_10"))),
-    "MRPC": (readers.read_mrpc, _splits("MRPC/msr_paraphrase_{}.txt", ("train", "test"))),
-}
-
-# Examples per task and split after dropping unscored STS pairs. STS totals are methods.md §0.1
-# (3108/1500/3750/3000/1186); the per-subset counts and all the rest were measured on the
-# offline mirror of princeton-nlp/datasets-for-simcse and match protocol.md §F.
-KNOWN_SIZES: dict[str, dict[str, int]] = {
-    "STS12": {"MSRpar": 750, "MSRvid": 750, "SMTeuroparl": 459, "surprise.OnWN": 750,
-              "surprise.SMTnews": 399},
-    "STS13": {"FNWN": 189, "headlines": 750, "OnWN": 561},
-    "STS14": {"deft-forum": 450, "deft-news": 300, "headlines": 750, "images": 750, "OnWN": 750,
-              "tweet-news": 750},
-    "STS15": {"answers-forums": 375, "answers-students": 750, "belief": 375, "headlines": 750, "images": 750},
-    "STS16": {"answer-answer": 254, "headlines": 249, "plagiarism": 230, "postediting": 244,
-              "question-question": 209},
-    "STSBenchmark": {"train": 5749, "dev": 1500, "test": 1379},
-    "SICKRelatedness": {"train": 4500, "dev": 500, "test": 4927},
-    "MR": {"all": 10662},
-    "CR": {"all": 3775},
-    "SUBJ": {"all": 10000},
-    "MPQA": {"all": 10606},
-    "SST2": {"train": 67349, "dev": 872, "test": 1821},
-    "TREC": {"train": 5452, "test": 500},
-    "MRPC": {"train": 4076, "test": 1725},
-}
-
-
-def check_task(name: str) -> str:
-    """Return ``name`` if it is one of TASKS, else raise ConfigError suggesting the closest."""
-    if name not in TASKS:
-        raise ConfigError(f"unknown task '{name}'" + suggest(name, TASKS))
-    return name
-
-
-def task_kind(name: str) -> str:
-    return "sts" if check_task(name) in STS_TASKS else "transfer"
-
-
-def split_files(name: str) -> dict[str, tuple[str, ...]]:
-    """Files (relative to the downstream dir) each split of ``name`` is read from."""
-    return TASK_SPECS[check_task(name)][1]
+UNVERIFIED_HINT = "pass --allow-unverified to evaluate anyway (every output then says 'unverified data')"
 
 
 def eval_files() -> list[str]:
     """Every downstream file the pipeline reads, relative to the downstream dir, in task order."""
-    return [f for task in TASKS for files in split_files(task).values() for f in files]
+    return [f for task in TASKS.values() for f in task.files()]
 
 
 def read_raw_task(name: str, downstream_dir: Path) -> TaskData:
     """Parse one task from a raw SentEval ``downstream`` directory."""
-    reader, splits = TASK_SPECS[check_task(name)]
+    task = get_task(name)
     downstream_dir = Path(downstream_dir)
-    parsed = {split: reader(*(downstream_dir / f for f in files)) for split, files in splits.items()}
-    return TaskData(name=name, kind=task_kind(name), splits=parsed)
+    parsed = {split: task.reader(*(downstream_dir / f for f in s.files)) for split, s in task.splits.items()}
+    return TaskData(name=name, kind=task.family, splits=parsed)
+
+
+Problem = tuple[Path, str]  # (file or directory, reason)
+
+
+def size_problems(task: TaskData, known: dict[str, int], where: Path) -> list[Problem]:
+    """Each split whose example count is not the known one."""
+    out = []
+    for split, expected in known.items():
+        got = len(task.splits.get(split, []))
+        if got != expected:
+            out.append((where, f"{task.name} {split}: expected {expected} examples, got {got}"))
+    return out
+
+
+def checksum_problems(name: str, downstream_dir: Path) -> list[Problem]:
+    """Each file of ``name`` whose SHA-256 is not the pinned one (the copy is not upstream's)."""
+    out = []
+    for split in get_task(name).splits.values():
+        for rel, expected in zip(split.files, split.sha256):
+            path = Path(downstream_dir) / rel
+            if path.exists() and sha256_file(path) != expected:
+                out.append((path, "sha256 differs from the pinned upstream senteval.tar"))
+    return out
 
 
 # --- prepared form: senteval/<TASK>.jsonl, one row per example ------------------------------
@@ -142,7 +90,7 @@ def _example(row: Any, path: Path, line: int) -> tuple[str, Example]:
 
 def read_prepared_task(name: str, prepared_dir: Path) -> TaskData:
     """Read ``senteval/<name>.jsonl`` of a prepared dir, checked against its manifest's sha256."""
-    check_task(name)
+    get_task(name)
     prepared_dir = Path(prepared_dir)
     manifest = read_json(prepared_dir / "manifest.json")
     rel = f"senteval/{name}.jsonl"
@@ -163,7 +111,7 @@ def read_prepared_task(name: str, prepared_dir: Path) -> TaskData:
         except json.JSONDecodeError as exc:
             raise DataError(path, f"invalid JSON ({exc.msg})", line=number) from None
         splits.setdefault(split, []).append(example)
-    return TaskData(name=name, kind=task_kind(name), splits=splits)
+    return TaskData(name=name, kind=get_task(name).family, splits=splits)
 
 
 def is_prepared(data_dir: Path) -> bool:
@@ -171,9 +119,62 @@ def is_prepared(data_dir: Path) -> bool:
 
 
 def load_task(name: str, data_dir: str | Path) -> TaskData:
-    """Load ``name`` from a prepared dir (has ``manifest.json``) or a raw SentEval downstream dir."""
-    check_task(name)
+    """Load ``name`` from a prepared dir or a raw SentEval downstream dir, unverified: for the
+    stages' own prepared data (already verified by ``prepare``) and for tests; user-given data
+    goes through ``load_tasks``."""
+    get_task(name)
     data_dir = Path(data_dir)
     if is_prepared(data_dir):
         return read_prepared_task(name, data_dir)
     return read_raw_task(name, data_dir)
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where the evaluation data came from and whether it is the verified upstream data."""
+
+    layout: str
+    verified: bool
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"layout": self.layout, "verified": self.verified, "problems": self.problems}
+
+
+def _layout(data_dir: Path) -> str:
+    if is_prepared(data_dir):
+        return "prepared"
+    from sentemb.data.formats import detect_layout
+
+    return detect_layout(data_dir)
+
+
+def load_tasks(names: list[str], data_dir: str | Path, allow_unverified: bool = False
+               ) -> tuple[dict[str, TaskData], DataInfo]:
+    """Every task of ``names`` from ``data_dir`` (any layout) and the verdict on the data: a
+    problem (a wrong checksum, a wrong count, a layout without pinned checksums, a prepared dir
+    made without verification) raises DataError unless ``allow_unverified``."""
+    from sentemb.data import formats
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(data_dir, "not a directory (give data/prepared, a SentEval downstream dir, an official-"
+                        "files dir or an MTEB dir)")
+    layout = _layout(data_dir)
+    tasks: dict[str, TaskData] = {}
+    problems: list[Problem] = []
+    for name in names:
+        if layout == "prepared":
+            tasks[name] = read_prepared_task(name, data_dir)
+            continue
+        task = formats.read_task(name, data_dir, layout)
+        tasks[name] = task
+        problems += size_problems(task, formats.known_sizes(name, layout), data_dir)
+        problems += checksum_problems(name, data_dir) if layout == "senteval" else []
+    if layout == "prepared" and not read_json(data_dir / "manifest.json").get("verified", False):
+        problems.append((data_dir, "prepared with data.strict_upstream false (checksums and counts not checked)"))
+    elif layout in ("official", "mteb"):
+        problems.append((data_dir, f"the {layout} layout has no pinned checksums (only its counts were checked)"))
+    if problems and not allow_unverified and layout != "prepared":  # a prepared dir's params chose it
+        raise DataError(problems[0][0], f"{problems[0][1]}; {UNVERIFIED_HINT}")
+    return tasks, DataInfo(layout, not problems, [f"{path}: {reason}" for path, reason in problems])

@@ -40,6 +40,7 @@ import numpy as np
 
 from sentemb.errors import DataError
 from sentemb.utils.io import atomic_open
+from sentemb.utils.progress import Progress
 
 if TYPE_CHECKING:
     from sentemb.models.encoder import SentenceEncoder
@@ -54,10 +55,13 @@ SHARD_SENTENCES = 2048
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
-def cache_key(model_sha: str, pooler: str, max_length: int | None, first_layer_index: int) -> str:
+def cache_key(model_sha: str, pooler: str, max_length: int | None, first_layer_index: int,
+              precision: str = "fp32") -> str:
     parts = [model_sha, pooler, str(max_length)]
     if pooler == "avg_first_last":
         parts.append(f"first={first_layer_index}")
+    if precision != "fp32":  # fp32 keys stay those of earlier runs
+        parts.append(f"precision={precision}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
@@ -162,16 +166,20 @@ def _encode(caches: Mapping[str, EmbeddingCache], distinct: list[str], encoder: 
     if _complete(caches, distinct):
         return 0  # another process filled them while this one waited
     encoded = unflushed = 0
+    progress = Progress(sum(len(c.missing(distinct)) for c in caches.values()) // len(caches), "encode",
+                        unit="sentence")
     try:
         for idx, vectors in encoder.iter_encode(distinct, tuple(caches), batch_size, max_length,
                                                 skip=lambda batch: _complete(caches, batch)):
             for pooler, cache in caches.items():
                 cache.put([distinct[i] for i in idx], vectors[pooler])
             encoded, unflushed = encoded + len(idx), unflushed + len(idx)
+            progress.update(len(idx))
             if unflushed >= shard_size:
                 _flush_all(caches.values())
                 unflushed = 0
     finally:
+        progress.close()
         _flush_all(caches.values())
     return encoded
 

@@ -22,7 +22,8 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from sentemb.data.records import TaskData
-from sentemb.evaluation.tasks import SPLIT_TASKS
+from sentemb.data.tasks import split_tasks
+from sentemb.errors import DataError
 
 
 def cosine_scores(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -36,13 +37,20 @@ def cosine_scores(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _correlations(sys_scores: np.ndarray, gold: np.ndarray, where: str) -> dict[str, float]:
-    if np.ptp(sys_scores) == 0 or np.ptp(gold) == 0:
-        raise ValueError(f"{where}: correlation is undefined (constant similarity or gold scores)")
+    """Pearson and Spearman; undefined inputs raise DataError naming the task and subset."""
+    if np.ptp(gold) == 0:
+        raise DataError(where, f"all {len(gold)} gold scores are equal ({gold[0]:g}): the correlation is undefined")
+    if np.ptp(sys_scores) == 0:
+        raise DataError(where, "the model gives every pair the same similarity: the correlation is undefined")
     spearman = float(spearmanr(sys_scores, gold)[0])
     pearson = float(pearsonr(sys_scores, gold)[0])
     if not (math.isfinite(spearman) and math.isfinite(pearson)):
-        raise ValueError(f"{where}: correlation is not finite")
+        raise DataError(where, "the correlation is not finite")
     return {"pearson": pearson, "spearman": spearman, "n": int(len(gold))}
+
+
+def _unit(task_name: str) -> str:
+    return "split" if task_name in split_tasks() else "subset"
 
 
 def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray]) -> dict[str, Any]:
@@ -56,7 +64,7 @@ def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray])
         v = embed([ex.text_b for ex in examples])  # type: ignore[misc]
         sys_scores = cosine_scores(u, v)
         gold = np.array([float(ex.label) for ex in examples], dtype=np.float64)
-        per_split[split] = _correlations(sys_scores, gold, f"{task.name}/{split}")
+        per_split[split] = _correlations(sys_scores, gold, f"{task.name} {_unit(task.name)} {split}")
         all_sys.append(sys_scores)
         all_gold.append(gold)
     items = dict(zip(task.splits, zip(all_sys, all_gold)))
@@ -65,7 +73,7 @@ def score_sts_task(task: TaskData, embed: Callable[[Sequence[str]], np.ndarray])
     for metric in ("spearman", "pearson"):
         values = np.array([r[metric] for r in per_split.values()])
         agg[metric] = {"mean": float(values.mean()), "wmean": float(np.average(values, weights=weights))}
-    overall = _correlations(np.concatenate(all_sys), np.concatenate(all_gold), f"{task.name}/all")
+    overall = _correlations(np.concatenate(all_sys), np.concatenate(all_gold), f"{task.name} (all subsets)")
     agg["spearman"]["all"] = overall["spearman"]
     agg["pearson"]["all"] = overall["pearson"]
     return {"splits": per_split, "aggregate": agg, "n": int(weights.sum()), "_items": items}
@@ -75,14 +83,20 @@ def headline_items(task_name: str, result: dict[str, Any], mode: str) -> tuple[n
     """(cosines, gold) of the pairs the headline number is computed on: every subset concatenated
     for STS12-16 ("all"), the reported split for STS-B and SICK-R."""
     items = result["_items"]
-    if task_name in SPLIT_TASKS:
-        return items["dev" if mode == "dev" else "test"]
+    if task_name in split_tasks():
+        return items[headline_split(result, mode)]
     return np.concatenate([c for c, _ in items.values()]), np.concatenate([g for _, g in items.values()])
+
+
+def headline_split(result: dict[str, Any], mode: str) -> str:
+    """The split reported for STS-B and SICK-R: test (dev in dev mode). MTEB's SICK-R copy has
+    only the whole corpus (split ``full``): it is reported as that split, never as test."""
+    wanted = "dev" if mode == "dev" else "test"
+    return wanted if wanted in result["splits"] or "full" not in result["splits"] else "full"
 
 
 def headline(task_name: str, result: dict[str, Any], mode: str) -> float:
     """The number SimCSE reports for a task: Spearman x100 (see module docstring)."""
-    if task_name in SPLIT_TASKS:
-        split = "dev" if mode == "dev" else "test"
-        return 100.0 * result["splits"][split]["spearman"]
+    if task_name in split_tasks():
+        return 100.0 * result["splits"][headline_split(result, mode)]["spearman"]
     return 100.0 * result["aggregate"]["spearman"]["all"]

@@ -19,6 +19,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from sentemb.data.records import Example, TaskData
+from sentemb.data.tasks import Task, get_task
 from sentemb.errors import ConfigError
 from sentemb.evaluation.classifier import (
     Features,
@@ -31,8 +32,6 @@ from sentemb.evaluation.classifier import (
 
 logger = logging.getLogger(__name__)
 
-TRANSFER_TASKS = ("MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC")
-BINARY_TASKS = ("MR", "CR", "SUBJ", "MPQA")
 # SentEval's PyTorch-path grid: [10**t for t in range(-5, -1)]
 REGS = tuple(10**t for t in range(-5, -1))
 INNER_KFOLD_STATE = 1111  # InnerKFoldClassifier ignores the seed (protocol.md §B.5 item 6)
@@ -71,26 +70,23 @@ def _check_name(value: str, allowed: Sequence[str], what: str) -> None:
 
 
 def evaluate_transfer(task: TaskData, embed: Embed, mode: str, seed: int = 1111) -> dict:
-    """Evaluate one transfer task as SimCSE's SentEval does (methods.md §0.3, protocol.md §B.3).
+    """Evaluate one transfer task as SimCSE's SentEval does (docs/methods.md §0.3, docs/protocol.md
+    §B.3), with the protocol, feature form and classes of its registry entry (``data/tasks.py``).
 
     ``embed(texts)`` returns a float32 ``(len(texts), d)`` array. Returns a dict with ``task,
-    mode, acc, devacc, ndev, ntest, l2`` (and ``f1`` for MRPC); accuracies are x100 and rounded
-    to 2 decimals as SentEval rounds them. ``_pred`` and ``_label`` hold the test predictions and
-    labels per example (every example for the cross-validated tasks, each from the outer fold that
-    held it out), in SentEval's example order: what a paired bootstrap resamples.
+    mode, acc, devacc, ndev, ntest, l2`` (and ``f1`` where the entry asks for it); accuracies are
+    x100 and rounded to 2 decimals as SentEval rounds them. ``_pred`` and ``_label`` hold the test
+    predictions and labels per example (every example for the cross-validated tasks, each from the
+    outer fold that held it out), in SentEval's example order: what a paired bootstrap resamples.
     """
-    _check_name(task.name, TRANSFER_TASKS, "task")
+    entry = get_task(task.name)
+    if entry.family != "transfer":
+        raise ConfigError(f"{task.name} is an STS task, not a transfer task")
     _check_name(mode, tuple(MODES), "mode")
     m = MODES[mode]
     cfg = TrainConfig(m.optim, m.batch_size, m.tenacity, m.epoch_size, m.max_epoch, seed)
-    if task.name in BINARY_TASKS:
-        out = _run_binary(task, embed, m.kfold, cfg)
-    elif task.name == "SST2":
-        out = _run_sst2(task, embed, cfg)
-    elif task.name == "TREC":
-        out = _run_trec(task, embed, m.kfold, cfg)
-    else:
-        out = _run_mrpc(task, embed, m.kfold, cfg)
+    run = {"nested_kfold": _run_nested, "dev_selection": _run_dev_selection, "kfold_then_test": _run_kfold}
+    out = run[entry.protocol](task, entry, embed, m.kfold, cfg)
     logger.info("%s (%s): devacc %.2f acc %.2f", task.name, mode, out["devacc"], out["acc"])
     return {"task": task.name, "mode": mode, **out}
 
@@ -142,10 +138,11 @@ def _features_single(task: TaskData, embed: Embed, split_names: Sequence[str]
     return np.concatenate(blocks), np.concatenate(labels), rows
 
 
-def _features_pairs(task: TaskData, embed: Embed) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """MRPC features ``[|u - v|, u * v]`` for train then test (protocol.md §B.3)."""
+def _features_pairs(task: TaskData, embed: Embed, split_names: Sequence[str]
+                    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Pair features ``[|u - v|, u * v]`` (MRPC, docs/protocol.md §B.3), split by split."""
     blocks, labels, rows, start = [], [], [], 0
-    for name in ("train", "test"):
+    for name in split_names:
         examples = _split(task, name)
         if any(ex.text_b is None for ex in examples):
             raise ValueError(f"{task.name}: split {name!r} has examples without text_b")
@@ -255,27 +252,28 @@ def split_classifier(feats: Features, train: np.ndarray, dev: np.ndarray, test: 
 # --- tasks -----------------------------------------------------------------------------------
 
 
-def _run_binary(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
-    x, y, _ = _features_single(task, embed, ("all",))
-    out = inner_kfold(make_features(x, y, 2), y, kfold, cfg)
+def _features(task: TaskData, entry: Task, embed: Embed, splits: tuple[str, ...]
+              ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    if entry.features == "pair":
+        return _features_pairs(task, embed, splits)
+    return _features_single(task, embed, splits)
+
+
+def _run_nested(task: TaskData, entry: Task, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
+    x, y, _ = _features(task, entry, embed, ("all",))
+    out = inner_kfold(make_features(x, y, entry.classes), y, kfold, cfg)
     return {**out, "ndev": len(y), "ntest": len(y), "_label": y}
 
 
-def _run_sst2(task: TaskData, embed: Embed, cfg: TrainConfig) -> dict:
-    x, y, (train, dev, test) = _features_single(task, embed, ("train", "dev", "test"))
-    out = split_classifier(make_features(x, y, 2), train, dev, test, cfg)
+def _run_dev_selection(task: TaskData, entry: Task, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
+    x, y, (train, dev, test) = _features(task, entry, embed, ("train", "dev", "test"))
+    out = split_classifier(make_features(x, y, entry.classes), train, dev, test, cfg)
     return {**out, "ndev": len(dev), "ntest": len(test), "_label": y[test]}
 
 
-def _run_trec(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
-    x, y, (train, test) = _features_single(task, embed, ("train", "test"))
-    out, _ = kfold_classifier(make_features(x, y, 6), train, test, kfold, cfg)
+def _run_kfold(task: TaskData, entry: Task, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
+    x, y, (train, test) = _features(task, entry, embed, ("train", "test"))
+    out, yhat = kfold_classifier(make_features(x, y, entry.classes), train, test, kfold, cfg)
+    if entry.f1:  # SentEval-era sklearn returned np.float64, so numpy's rounding applies
+        out["f1"] = float(round(100 * np.float64(f1_score(y[test], yhat)), 2))
     return {**out, "ndev": len(train), "ntest": len(test), "_label": y[test]}
-
-
-def _run_mrpc(task: TaskData, embed: Embed, kfold: int, cfg: TrainConfig) -> dict:
-    x, y, (train, test) = _features_pairs(task, embed)
-    out, yhat = kfold_classifier(make_features(x, y, 2), train, test, kfold, cfg)
-    # SentEval-era sklearn returned np.float64, so numpy's rounding applies
-    f1 = round(100 * np.float64(f1_score(y[test], yhat)), 2)
-    return {**out, "f1": float(f1), "ndev": len(train), "ntest": len(test), "_label": y[test]}

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentemb.errors import ConfigError
+from sentemb.errors import ConfigError, DataError
 from sentemb.models.pooling import needs_hidden_states, pool
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,51 @@ def model_checksum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def check_model_dir(path: Path) -> None:
+    """One line for what would otherwise be a traceback deep in transformers: no directory, no
+    or a broken ``config.json``, no weights file."""
+    import json
+
+    if not path.is_dir():
+        raise DataError(path, "not a model directory")
+    config = path / "config.json"
+    if not config.is_file():
+        raise DataError(config, "missing: not a Hugging Face model directory"
+                        + (" (the directory is empty)" if not any(path.iterdir()) else ""))
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise DataError(config, f"invalid JSON ({getattr(exc, 'msg', exc)})", line=line) from None
+    if not any((path / w).is_file() for w in _WEIGHTS):
+        raise DataError(path, f"no weights file ({' or '.join(_WEIGHTS[::2])})")
+
+
 def load_backbone(path: str | Path) -> tuple[nn.Module, object]:
-    """Load an HF encoder and its tokenizer from a local directory."""
+    """Load an HF encoder and its tokenizer from a local directory. Weights that do not fit the
+    config, or a checkpoint missing encoder weights (which transformers would silently initialise
+    at random, giving wrong scores), fail in one line naming the directory."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    path = Path(path)
+    check_model_dir(path)
     hf_logging.disable_progress_bar()  # a \r-redrawn bar garbles stage logs
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModel.from_pretrained(str(path))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model, info = AutoModel.from_pretrained(str(path), output_loading_info=True)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise DataError(path, f"cannot be loaded ({type(exc).__name__}: {reason})") from None
+    missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
+    if missing or info.get("mismatched_keys"):
+        bad = missing or [str(k) for k in info["mismatched_keys"]]
+        raise DataError(path, f"the weights do not match the config: {len(bad)} parameters missing or of another "
+                        f"shape (first: {bad[0]}); transformers would initialise them at random")
+    model.missing_pooler = any(k.startswith("pooler.") for k in info.get("missing_keys", []))  # type: ignore[attr-defined]
     return model, tokenizer
 
 
@@ -107,6 +144,9 @@ class SentenceEncoder(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """One backbone pass, read off with each of ``poolers`` (rows that differ only in the
         pooler share their encoding this way)."""
+        if "cls" in poolers and getattr(self.backbone, "missing_pooler", False):
+            raise ConfigError("pooler 'cls' reads the model's pooler layer, which this checkpoint does not store "
+                              "(transformers initialised it at random); use cls_before_pooler")
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,

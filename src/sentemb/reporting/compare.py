@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentemb.data.senteval import STS_TASKS
+from sentemb.data.tasks import TASKS
 from sentemb.errors import DataError
 from sentemb.reporting.bootstrap import Column, Interval, compare, mean_x100, spearman_x100
 
@@ -36,15 +36,19 @@ def load_items(path: Path) -> dict[str, np.ndarray]:
 
 
 def _arrays(items: Items, task: str, source: str) -> tuple[np.ndarray, np.ndarray]:
-    keys = ("cos", "gold") if task in STS_TASKS else ("pred", "label")
+    keys = ("cos", "gold") if _is_sts(task) else ("pred", "label")
     missing = [f"{task}/{k}" for k in keys if f"{task}/{k}" not in items]
     if missing:
         raise DataError(source, f"per-item outputs lack {', '.join(missing)}")
     return items[f"{task}/{keys[0]}"], items[f"{task}/{keys[1]}"]
 
 
+def _is_sts(task: str) -> bool:
+    return TASKS[task].family == "sts"
+
+
 def _metric(task: str, values: np.ndarray, truth: np.ndarray) -> partial:
-    if task in STS_TASKS:
+    if _is_sts(task):
         return partial(spearman_x100, values, truth)
     return partial(mean_x100, (values == truth).astype(np.float64))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sentemb.config.jobs import AggregateJob, RowSpec
-from sentemb.data.senteval import TRANSFER_TASKS
+from sentemb.data.tasks import family as tasks_of
 from sentemb.errors import DataError
 from sentemb.evaluation.tasks import sts_tasks
 from sentemb.layout import MetricsRoot, TrainRun, eval_files
@@ -85,7 +85,7 @@ class Builder:
     def all_tables(self) -> list[Table]:
         job, tables = self.job, []
         for name, family, title, tasks in (("sts", "sts", job.sts_title, sts_tasks(job.mode)),
-                                           ("transfer", "transfer", job.transfer_title, list(TRANSFER_TASKS))):
+                                           ("transfer", "transfer", job.transfer_title, tasks_of("transfer"))):
             rows = _rows_for(job, family)
             if any(r.kind == "method" for r in rows) or rows:
                 tables.append(self.table(name, title, tasks, rows))

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sentemb.data.tasks import header
 from sentemb.errors import DataError
 from sentemb.reporting.bootstrap import Interval
 from sentemb.utils.io import atomic_open
 
-HEADERS = {"STSBenchmark": "STS-B", "SICKRelatedness": "SICK-R", "SST2": "SST"}
 MARK = "†"
 LEGEND = (f"Each compared cell shows its difference from the row's reference (last column) and {MARK} when the "
           "95% paired bootstrap interval of that difference excludes 0; the interval resamples the test items "
@@ -59,7 +59,7 @@ class Table:
     @property
     def headers(self) -> list[str]:
         avg = ["Avg."] if self.average else []
-        return ["Model"] + [HEADERS.get(c, c) for c in self.columns] + avg + list(self.extras)
+        return ["Model"] + [header(c) for c in self.columns] + avg + list(self.extras)
 
     @property
     def n_scores(self) -> int:
@@ -144,6 +144,7 @@ def build_table(name: str, caption: str, tasks: Sequence[str], rows: Sequence[tu
         out.append((f"{label} ({len(seeds)} seeds)" if len(seeds) > 1 else label, row))
         stds.append(tuple(sd for _, sd in stats))
     split = splits.pop() if splits else "test"
+    verified = verified and all(doc.get("data", {}).get("verified", True) for _, _, seeds in rows for _, doc in seeds)
     note = "" if verified else ", unverified data"
     return Table(name, f"{caption} [{split} split{note}]", list(tasks), out,
                  extras=("Best seed (dev)",) if multi else (), stds=tuple(stds), ids=tuple(r[0] for r in rows))

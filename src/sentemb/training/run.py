@@ -16,6 +16,7 @@ from sentemb.config import TrainConfig, params_hash
 from sentemb.config.jobs import DevConfig, TrainJob
 from sentemb.data.records import TaskData
 from sentemb.data.senteval import load_task
+from sentemb.data.tasks import split_tasks
 from sentemb.evaluation.cache import EmbeddingCache, fill
 from sentemb.evaluation.sts import headline, score_sts_task
 from sentemb.layout import ModelDir, RunFiles
@@ -29,8 +30,6 @@ from sentemb.training.data import TrainData
 from sentemb.training.export import export_model
 from sentemb.training.loop import Hooks, resolved_precision, train
 from sentemb.utils.device import pick_device
-
-DEV_TASKS = ("STSBenchmark", "SICKRelatedness")  # SimCSE's in-training evaluation (docs/methods.md §0.5)
 
 
 def seed_everything(seed: int) -> None:
@@ -64,7 +63,7 @@ def eval_encoder(objective: Objective, eval_pooler: str, first_layer_index: int)
 
 def dev_tasks(prepared_dir: Path) -> dict[str, TaskData]:
     tasks = {}
-    for name in DEV_TASKS:
+    for name in split_tasks():  # STS-B and SICK-R dev: SimCSE's in-training evaluation (docs/methods.md §0.5)
         full = load_task(name, prepared_dir)
         tasks[name] = TaskData(name, "sts", {"dev": full.splits["dev"]})
     return tasks
