@@ -210,7 +210,7 @@ def test_cli_on_raw_senteval_dir_matches_the_stage(project) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "sentemb.cli", "evaluate", "--model", raw["backbones"]["minilm"]["model"],
          "--pooler", "avg", "--tasks", "sts", "--mode", "fasttest", "--no-cache", "--output", str(out),
-         "--data-dir", str(Path(raw["data"]["mirror_dir"]) / "senteval/downstream")],
+         "--allow-unverified", "--data-dir", str(Path(raw["data"]["mirror_dir"]) / "senteval/downstream")],
         capture_output=True, text=True, timeout=HANG_S, cwd=project, env=os.environ | env)
     assert run.returncode == 0, run.stderr
     stage = json.loads((project / "metrics/eval/untrained_avg.minilm.json").read_text())
