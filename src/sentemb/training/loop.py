@@ -167,7 +167,7 @@ class Loop:
             return
         started = time.perf_counter()
         plan = (self.hooks.order or (lambda e: EpochPlan(epoch_order(len(self.data), self.cfg.seed, e))))(s.epoch)
-        s.order, s.order_epoch, s.dropout = [int(i) for i in plan.order], s.epoch, plan.dropout
+        s.order, s.order_epoch, s.dropout = np.asarray(plan.order, dtype=np.int64), s.epoch, plan.dropout
         s.order_s = time.perf_counter() - started
 
     # -- the loop ----------------------------------------------------------------------------
@@ -192,8 +192,8 @@ class Loop:
 
     def _step(self) -> dict[str, Any]:
         s, cfg = self.state, self.cfg
-        order = np.asarray(s.order, dtype=np.int64)
-        batch = self.data.batch(rank_slice(order, s.offset, self.per_rank, self.rank, self.world))
+        assert s.order is not None  # planned by _plan
+        batch = self.data.batch(rank_slice(s.order, s.offset, self.per_rank, self.rank, self.world))
         lr = set_lr(self.optimizer, s.step, self.total, self.warmup)
         t0 = time.perf_counter()
         with _autocast(self.objective.device, cfg.precision):
