@@ -2,12 +2,15 @@
 also those inside functions), and the smallest list of files and package directories that
 covers exactly them: what its ``deps`` in dvc.yaml must be (tests/test_dvc_deps.py).
 
-Run ``python tests/import_closure.py`` to print that list for every stage script.
+Run ``python tests/import_closure.py`` to print that list for every stage script, and
+``python tests/import_closure.py --write`` to rewrite the code deps of every stage in dvc.yaml
+in place (the ``stages/`` and ``src/`` lines of each deps list; nothing else is touched).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -92,7 +95,38 @@ def expand(deps: list[str]) -> set[Path]:
     return out
 
 
+_SCRIPT = re.compile(r"python (stages/\w+\.py)")
+_CODE_DEP = re.compile(r"^(\s*)- (stages|src)/")
+
+
+def rewrite_code_deps(dvc_yaml: str) -> str:
+    """``dvc_yaml`` with each stage's code deps replaced by its script's closure: the run of
+    ``- stages/...`` / ``- src/...`` lines under ``deps:`` of the stage whose cmd names the script."""
+    out: list[str] = []
+    script: str | None = None
+    lines = dvc_yaml.splitlines(keepends=True)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        found = _SCRIPT.search(line)
+        script = found.group(1) if found else script
+        code = _CODE_DEP.match(line)
+        if code and script is not None:
+            while i < len(lines) and _CODE_DEP.match(lines[i]):
+                i += 1
+            out += [f"{code.group(1)}- {d}\n" for d in [script, *covering_deps(closure(ROOT / script))]]
+            script = None
+            continue
+        out.append(line)
+        i += 1
+    return "".join(out)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        target = ROOT / "dvc.yaml"
+        target.write_text(rewrite_code_deps(target.read_text(encoding="utf-8")), encoding="utf-8")
+        sys.exit(0)
     for script in sorted((ROOT / "stages").glob("*.py")):
         print(f"{script.name}:")
         for dep in covering_deps(closure(script)):

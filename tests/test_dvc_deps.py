@@ -34,7 +34,7 @@ PARAMS_FILE = "params.yaml"
 # The job kind (metrics/config/<kind>/) of each stage kind (the part of a stage name before '@').
 JOB_KIND = {"prepare": "prepare", "train": "train", "evaluate": "evaluate", "evaluate_variant": "evaluate",
             "analyze": "analyze", "analyze_variant": "analyze", "finetune_pairs": "pairs", "aggregate": "aggregate"}
-HINT = "run `python tests/import_closure.py` to print the code deps each stage script needs"
+HINT = "run `python tests/import_closure.py --write` to rewrite them in dvc.yaml (without --write: print them)"
 
 
 # --- the checks ------------------------------------------------------------------------------------
@@ -267,3 +267,13 @@ def test_a_wrong_job_file_and_stray_params_are_reported(broken: dict[str, Stage]
     params_wrong = params_problems(broken)
     assert set(params_wrong) == {CHECK} | {n for n, s in broken.items() if s.kind == "analyze_variant"}
     assert "expected the whole params.yaml" in params_wrong[CHECK]
+
+
+def test_write_mode_restores_removed_and_drops_stray_code_deps() -> None:
+    from import_closure import ROOT, rewrite_code_deps
+
+    text = (ROOT / "dvc.yaml").read_text(encoding="utf-8")
+    assert rewrite_code_deps(text) == text  # the committed file is what --write produces
+    broken = text.replace("      - src/sentemb/provenance.py\n", "", 1).replace(
+        "      - stages/prepare.py\n", "      - stages/prepare.py\n      - src/sentemb/reporting\n", 1)
+    assert broken != text and rewrite_code_deps(broken) == text

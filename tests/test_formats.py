@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import REAL_MIRROR, needs_real_mirror
 from sentemb.data import formats, readers, senteval
 from sentemb.data.records import Example
 from sentemb.data.tasks import TASKS, family
@@ -23,20 +23,7 @@ from sentemb.errors import ConfigError, DataError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _find_mirror() -> Path | None:
-    env = os.environ.get("SENTEMB_DATA_MIRROR")
-    if env:
-        return Path(env) if Path(env).is_dir() else None
-    for parent in REPO.parents:  # shared/ sits beside the project (or above a worktree of it)
-        candidate = parent / "shared" / "data" / "datasets-for-simcse"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-MIRROR = _find_mirror()
-needs_mirror = pytest.mark.skipif(
-    MIRROR is None, reason="offline data mirror not found (shared/data/datasets-for-simcse or $SENTEMB_DATA_MIRROR)")
+MIRROR = REAL_MIRROR
 
 NOTES = ("Source: invented forum thread 17, author nobody", "Source: invented forum thread 18")
 
@@ -438,7 +425,7 @@ def _sick_txt_from_semeval(down: Path, root: Path) -> None:
     write_sick_txt(root, sorted(rows))
 
 
-@needs_mirror
+@needs_real_mirror
 def test_official_copy_of_mirror_equals_senteval(tmp_path: Path) -> None:
     """Read as published, every year gives SentEval's pairs: count, order, gold (and text, copied)."""
     down = MIRROR / "senteval" / "downstream"
@@ -453,7 +440,7 @@ def test_official_copy_of_mirror_equals_senteval(tmp_path: Path) -> None:
         assert ours.splits == theirs.splits, task
 
 
-@needs_mirror
+@needs_real_mirror
 def test_mteb_copy_of_mirror_stsb_equals_csv_reader(tmp_path: Path) -> None:
     check_mteb_copy_of_stsb(MIRROR / "senteval" / "downstream" / "STS" / "STSBenchmark", tmp_path)
     assert sizes(formats.read_task("STSBenchmark", tmp_path, "mteb")) == formats.known_sizes("STSBenchmark", "mteb")

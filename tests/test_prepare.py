@@ -13,7 +13,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub.hf_api import BlobLfsInfo
 
-from conftest import MIRROR
+from conftest import MIRROR, REAL_MIRROR, needs_real_mirror
 from sentemb.config import DataConfig
 from sentemb.data import sources
 from sentemb.data.prepare import details_path, headline, prepare
@@ -268,11 +268,10 @@ def test_hub_unreachable_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert_nothing_written(tmp_path)
 
 
-REAL_MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data" / "datasets-for-simcse"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REAL_MIRROR.is_dir(), reason="needs the offline mirror of datasets-for-simcse")
+@needs_real_mirror
 def test_real_mirror_strict_known_sizes(tmp_path: Path) -> None:
     metrics, _, _ = run(tmp_path, cfg(REAL_MIRROR, strict_upstream=True, wiki_max_sentences=10000))
     assert metrics["totals"]["STS12"] == 3108 and metrics["counts"]["SST2"]["train"] == 67349

@@ -59,12 +59,24 @@ def check_writable(path: str, what: str) -> None:
         raise ConfigError(f"{what}: {target} is not writable")
 
 
+def check_writable_dir(path: str, what: str) -> None:
+    """A directory that exists and is writable, or can be created."""
+    target = Path(path)
+    parent = target
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: {target} cannot be used as a directory ({parent} is not a writable directory)")
+
+
 def _run_evaluate(args: argparse.Namespace) -> None:
     from sentemb.evaluation.runner import EvalRequest, evaluate
 
     for what, path in (("--output", args.output), ("--items", args.items)):
         if path is not None:
             check_writable(path, what)
+    if not args.no_cache:
+        check_writable_dir(args.cache_dir, "--cache-dir")
     req = EvalRequest(
         model=args.model,
         pooler=check_value(POOLER_ALIASES.get(args.pooler, args.pooler), Pooler, "--pooler"),

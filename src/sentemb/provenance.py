@@ -47,3 +47,12 @@ def versions() -> dict[str, Any]:
     return {"sentemb": sentemb.__version__, "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
             "cuda": torch.version.cuda if torch.cuda.is_available() else None}
+
+
+def device_name(device: Any) -> str:
+    """The accelerator's marketing name (``NVIDIA H200``) or the CPU's, for comparing timings."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or "cpu"

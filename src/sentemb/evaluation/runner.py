@@ -30,11 +30,11 @@ from sentemb.data.tasks import family as tasks_of
 from sentemb.data.tasks import get_task
 from sentemb.errors import ConfigError, DataError
 from sentemb.evaluation.cache import EmbeddingCache, cache_key, fill
-from sentemb.evaluation.sts import headline, headline_items, headline_split, score_sts_task
+from sentemb.evaluation.sts import check_gold, headline, headline_items, headline_split, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
 from sentemb.evaluation.transfer import evaluate_transfer
 from sentemb.models.encoder import SentenceEncoder, load_backbone, model_checksum, resolve_model_path
-from sentemb.provenance import project_commit, versions
+from sentemb.provenance import device_name, project_commit, versions
 from sentemb.utils.device import pick_device
 from sentemb.utils.io import write_items
 from sentemb.utils.progress import Progress
@@ -159,6 +159,9 @@ def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = (), items_path: 
     started = time.time()
     names = task_names(req.tasks, req.mode)
     tasks, data = load_tasks(names, req.data_dir, req.allow_unverified)
+    for name, task in tasks.items():
+        if get_task(name).family == "sts":
+            check_gold(task)
     encoder, model_path = _build_encoder(req)
     model_sha = model_checksum(model_path)
     poolers = tuple(dict.fromkeys((req.pooler, *share_poolers)))
@@ -182,7 +185,7 @@ def _provenance(req: EvalRequest, model_path: Path, model_sha: str, names: list[
     return {"model": req.model, "model_path": str(model_path), "model_sha256": model_sha, "pooler": req.pooler,
             "first_layer_index": req.first_layer_index, "max_length": req.max_length, "mode": req.mode,
             "seed": req.seed, "tasks": names, "layout": data.layout, "precision": req.precision,
-            "device": str(device), "git_commit": project_commit(),
+            "device": str(device), "device_name": device_name(device), "git_commit": project_commit(),
             "params_hash": params_hash(asdict(req) | {"data_dir": None, "cache_dir": None}),
             "versions": versions(), "sentences_encoded": encoded, "sentences_total": total,
             "encode_seconds": round(encode_seconds, 2), "wall_seconds": round(time.time() - started, 2)}

@@ -36,10 +36,20 @@ def cosine_scores(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return np.nan_to_num(dots / norms)
 
 
-def _correlations(sys_scores: np.ndarray, gold: np.ndarray, where: str) -> dict[str, float]:
-    """Pearson and Spearman; undefined inputs raise DataError naming the task and subset."""
+def _check_gold(gold: np.ndarray, where: str) -> None:
     if np.ptp(gold) == 0:
         raise DataError(where, f"all {len(gold)} gold scores are equal ({gold[0]:g}): the correlation is undefined")
+
+
+def check_gold(task: TaskData) -> None:
+    """Refuse, before any encoding, a task whose correlation is undefined whatever the model does."""
+    for split, examples in task.splits.items():
+        _check_gold(np.array([float(ex.label) for ex in examples]), f"{task.name} {_unit(task.name)} {split}")
+
+
+def _correlations(sys_scores: np.ndarray, gold: np.ndarray, where: str) -> dict[str, float]:
+    """Pearson and Spearman; undefined inputs raise DataError naming the task and subset."""
+    _check_gold(gold, where)
     if np.ptp(sys_scores) == 0:
         raise DataError(where, "the model gives every pair the same similarity: the correlation is undefined")
     spearman = float(spearmanr(sys_scores, gold)[0])

@@ -13,9 +13,12 @@ from sentemb.losses.cosine_mse import CosineMSELoss
 class ComboLoss(Loss):
     r"""L = μ·L_BSC + (1 − μ)·L_MSE (methods.md §4.2, "Combo loss").
 
-    L_BSC sees the labels binarised at ``binarize_threshold`` (its own argument), L_MSE the graded
-    labels in [0, 1]. The paper picks μ from {0.1, 0.5, 0.9}: 0.1 for CQA-A, MRPC, QQP and STS-B,
-    0.9 for the rest.
+    L_BSC sees the labels binarised, L_MSE the graded labels in [0, 1]. The official
+    ``ComboBSCLoss`` (aschern/BSC-loss) binarises ``labels >= 0.5`` whatever threshold it is
+    given (its ``bin_thr`` argument is ignored), so that is the default here (``binarize_op: >=``,
+    ``binarize_threshold: 0.5``), where plain ``bsc`` defaults to ``> 0.5`` and the STS-B recipe
+    passes 0.6; pass either argument to choose otherwise. The paper picks μ from {0.1, 0.5, 0.9}:
+    0.1 for CQA-A, MRPC, QQP and STS-B, 0.9 for the rest.
 
     Args:
         mu: μ in [0, 1].
@@ -42,7 +45,8 @@ class ComboLoss(Loss):
         self.mu = check_real("mu", mu)
         if not 0.0 <= self.mu <= 1.0:
             raise ValueError(f"mu must lie in [0, 1], got {mu!r}")
-        self.bsc = BatchSoftmaxContrastiveLoss(**bsc_args)
+        official = {"binarize_threshold": 0.5, "binarize_op": ">="}  # ComboBSCLoss, see above
+        self.bsc = BatchSoftmaxContrastiveLoss(**(official | bsc_args))
         self.mse = CosineMSELoss()
 
     def extra_repr(self) -> str:

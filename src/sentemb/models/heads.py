@@ -110,14 +110,14 @@ class MomentumEncoder(nn.Module):
     averaged: heads are shared with the online model, as in ESimCSE.
 
     ``init``:
-      * ``copy_pretrained`` (our default): the copy starts equal to the online encoder;
-      * ``random_reference``: the copy is re-initialised with the backbone's own
+      * ``copy_pretrained`` (an option): the copy starts equal to the online encoder;
+      * ``random_reference`` (the default of the ESimCSE recipe): the copy is re-initialised with the backbone's own
         ``_init_weights``, which is what the released ESimCSE code ends up doing (the copy is
         made before the pretrained weights are loaded; its log lists every ``momentum_model.*``
         weight as newly initialised).
     """
 
-    def __init__(self, online: nn.Module, init: str = "copy_pretrained") -> None:
+    def __init__(self, online: nn.Module, init: str = "random_reference") -> None:
         super().__init__()
         if init not in MOMENTUM_INITS:
             from sentemb.config import suggest

@@ -26,9 +26,11 @@ Behaviours, against the official code (caskcsg/sentemb ESimCSE @ 5eeec55):
     official code samples it once inside ``datasets.map`` and re-uses the cached view every
     epoch (and across runs sharing the cache). With one epoch, as in run.sh, each sentence is
     seen once either way, so only the random stream differs.
-  * deviation (default, recorded in ``momentum_init``): ``copy_pretrained`` starts the momentum
-    body equal to the pretrained encoder; ``random_reference`` reproduces the official code,
-    whose momentum BERT starts randomly initialised (§3.3).
+  * followed (default ``momentum_init: random_reference``): the momentum body starts randomly
+    initialised, as the official code's momentum BERT does (its ``init_weights``), and only the
+    EMA brings it towards the online encoder (§3.3). ``copy_pretrained`` is the option that
+    starts it equal to the pretrained encoder (a deviation; the default profile's MiniLM runs use
+    it, since 32 steps of EMA at m = 0.995 leave a random body nearly untouched).
   * choice: under several processes each rank enqueues its own momentum embeddings (the
     official scripts run on one GPU); in-batch views are all-gathered as in SimCSE (§1.4).
 

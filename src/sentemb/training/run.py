@@ -25,6 +25,7 @@ from sentemb.losses.paradigm import GradientDiagnostics
 from sentemb.models.encoder import SentenceEncoder, load_backbone, resolve_model_path
 from sentemb.objectives import BuildContext, build_objective
 from sentemb.objectives.base import Objective
+from sentemb.provenance import device_name, project_commit
 from sentemb.training import distributed as ddp
 from sentemb.training.data import TrainData
 from sentemb.training.export import export_model
@@ -136,4 +137,5 @@ def run_training(job: TrainJob, prepared_dir: Path, model_dir: ModelDir, files: 
                       "loss": m.loss, "eval_pooler": m.eval_pooler,
                       "generator": getattr(objective, "generator_name", None), "precision": job.train.precision,
                       "resolved_precision": resolved_precision(objective.device, job.train.precision),
-                      "device": str(objective.device), "run_id": run_id}
+                      "device": str(objective.device), "device_name": device_name(objective.device),
+                      "git_commit": project_commit(), "run_id": run_id}
