@@ -7,24 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from source_fixtures import raises_at, write
+from source_fixtures import ANTIQUE, raises_at, write
 
 from sentemb.pairs.records import Pair
 from sentemb.pairs.sources import PAIR_SOURCES, antique_gain, fetch_antique, ranking_set, read_antique
-
-ANTIQUE = {
-    "antique-collection.txt": (
-        "100_0\tBoil it in salted water.\n"
-        "100_1\tRice   is a grain.\n"
-        "100_2\tAsk your grandmother.\n"
-        "200_0\tBecause of Rayleigh scattering.\n"
-        "200_1\tIt is not.\n"
-    ),
-    "antique-train-queries.txt": "100\thow do you cook rice\n300\tan unjudged query\n",
-    "antique-train.qrel": "100 U0 100_0 4\n100 U0 100_1 2\n100 U0 100_2 3\n",
-    "antique-test-queries.txt": "200\twhy is the sky blue\n",
-    "antique-test.qrel": "200 U0 200_0 4\n200 U0 200_1 1\n",
-}
 
 
 def antique_dir(root: Path, **overrides: str) -> Path:

@@ -8,40 +8,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from source_fixtures import raises_at, write, zip_dir
+from source_fixtures import PFCC_CLAIMS, PFCC_FILES, raises_at, write, zip_dir
 
 from sentemb.errors import DataError
 from sentemb.pairs.ranking import evaluate_ranking
 from sentemb.pairs.records import Pair
 from sentemb.pairs.sources import fetch_pfcc_s, ranking_set, read_pfcc_s, read_pfcc_s_ranking
 
-PFCC_CLAIMS = (
-    "\tvclaim\ttitle\n"
-    '0\t"A ""miracle"" fruit cures colds."\tDoes Fruit Cure Colds?\n'
-    "1\tA bridge collapsed in 2019.\tDid a Bridge Collapse?\n"
-    "2\tThe moon is made of cheese.\tIs the Moon Cheese?\n"
-    "3\tA bridge collapsed in 2019. \tDid a Bridge Collapse? (again)\n"
-    "4\tCats can vote.\tCan Cats Vote?\n"
-)
-PFCC_TRAIN_TWEETS = (
-    "\ttweet_content\n"
-    "1\tmiracle fruit!!! no more colds pic.twitter.com/x\n"
-    '2\t"Astronaut says ""the moon tastes like cheddar"""\n'
-)
-PFCC_TRAIN_QRELS = "1\t0\t0\t1\n2\t0\t2\t1\n"
-PFCC_DEV_TWEETS = "\ttweet_content\n7\tthe old bridge fell down last year\n8\tkitten elected mayor\n9\tno claim here\n"
-PFCC_DEV_QRELS = "7\t0\t3\t1\n8\t0\t4\t1\n"
-
 
 def pfcc_dir(root: Path, **overrides: str) -> Path:
-    files = {
-        "v3/verified_claims.docs.tsv": PFCC_CLAIMS,
-        "v3/train/tweets.queries.tsv": PFCC_TRAIN_TWEETS,
-        "v3/train/tweet-vclaim-pairs.qrels": PFCC_TRAIN_QRELS,
-        "v3/dev/tweets.queries.tsv": PFCC_DEV_TWEETS,
-        "v3/dev/tweet-vclaim-pairs.qrels": PFCC_DEV_QRELS,
-    }
-    for rel, text in {**files, **overrides}.items():
+    for rel, text in {**PFCC_FILES, **overrides}.items():
         write(root / rel, text)
     return root
 

@@ -8,28 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from source_fixtures import raises_at, write, zip_dir
+from source_fixtures import QQP_DEV, QQP_TRAIN, raises_at, write, zip_dir
 
 import sentemb.pairs.sources as sources
 from sentemb.errors import DataError
 from sentemb.pairs.records import Pair
 from sentemb.pairs.sources import fetch_qqp, read_qqp
 from sentemb.utils.io import sha256_file
-
-QQP_TRAIN = (
-    "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
-    "11\t1\t2\tHow do I cook rice?\tWhat is the way to cook rice?\t1\n"
-    "12\t3\t4\tWhy is the sky blue?\tHow tall is a giraffe?\t0\n"
-    "13\t5\t6\tWhat is a  prime number?\tDefine a prime number.\t1\n"
-    "14\t7\t8\tIs tea healthy?\tCan cats swim?\t0\n"
-    "15\t9\t10\tHow to learn chess?\tBest way to learn chess?\t1\n"
-    "16\t11\t12\tWho wrote Hamlet?\tWhat is a volcano?\t0\n"
-)
-QQP_DEV = (
-    "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
-    "21\t31\t32\tIs water wet?\tIs the ocean salty?\t0\n"
-    "22\t33\t34\tHow do magnets work?\tWhy do magnets attract?\t1\n"
-)
 
 
 def qqp_dir(root: Path) -> Path:
