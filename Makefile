@@ -26,7 +26,7 @@ PLOTS_pairs    := dvc.yaml::metrics/plots/pairs
 PLOTS_paradigm := dvc.yaml::ori_vs_mod dvc.yaml::sg_margin dvc.yaml::sg_weight_temperature dvc.yaml::sg_ratio
 PLOT_PAGES     := $(addprefix plots-,$(PLOT_FAMILIES))
 
-.PHONY: venv repro test bench lint clean-cache plots plots-template $(PLOT_PAGES)
+.PHONY: venv repro pull test bench lint plots plots-template $(PLOT_PAGES)
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,15 @@ plots-template: $(PLOTS_TEMPLATE)
 
 venv: $(BIN)/.installed $(PLOTS_TEMPLATE)
 
+# Build what is missing or stale, then push it to the default remote (.dvc/config: a directory
+# beside the work tree), so another clone can `make pull` instead of recomputing.
 repro: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+	$(DVC) push
+
+# A fresh clone: fetch every output of the committed dvc.lock from the remote (no recomputation).
+pull: venv
+	$(DVC) pull
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
 test: venv

@@ -1,10 +1,12 @@
 """check_params -> prepare -> train -> evaluate -> analyze -> finetune_pairs -> aggregate through the
-real dvc.yaml, on a tiny random model, offline; then a second `dvc repro` does nothing, and a typo
-in params.yaml fails the first stage in seconds, before any training.
+real dvc.yaml, on a tiny random model, offline; then a second `dvc repro` does nothing, a typo
+in params.yaml fails the first stage in seconds, before any training, and the results travel
+through the shipped default remote: push, fresh clone, pull, clean status, older model restored.
 
-The project's dvc.yaml, stages and package are copied into a temporary DVC project whose
-params.yaml is the shipped default pointed at a small generated mirror and a tiny BERT built from
-a config, scaled down. Stage commands run on a pre-warmed interpreter (tests/zygote.py).
+The project's dvc.yaml, .dvc/config, stages and package are copied into a temporary git + DVC
+project whose params.yaml is the shipped default pointed at a small generated mirror and a tiny
+BERT built from a config, scaled down. Stage commands run on a pre-warmed interpreter
+(tests/zygote.py).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def make_mirror(dst: Path) -> Path:
 
 def copy_project(dst: Path) -> Path:
     dst.mkdir(parents=True)
-    for item in ("dvc.yaml", ".dvcignore"):
+    for item in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / item, dst / item)
     for folder in ("stages", "src"):
         shutil.copytree(ROOT / folder, dst / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -98,6 +100,20 @@ def tiny_params(raw: dict, mirror: Path, model: Path, cache: Path) -> dict:
     return raw
 
 
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=smoke", "-c", "user.email=smoke@example.invalid", *args],
+                          cwd=project, capture_output=True, text=True, check=True, timeout=HANG_S).stdout
+
+
+def init_repo(project: Path, env: dict[str, str]) -> None:
+    """git + DVC, with the shipped .dvc/config (its default remote: a folder beside the project)."""
+    git(project, "init", "-q")
+    assert dvc(project, env, "init", "-q").returncode == 0
+    shutil.copy(ROOT / ".dvc" / "config", project / ".dvc" / "config")
+    if (ROOT / ".dvc" / "plots").is_dir():  # the offline plots template (make venv builds it)
+        shutil.copytree(ROOT / ".dvc" / "plots", project / ".dvc" / "plots")
+
+
 def dvc(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=os.environ | env | {
         "DVC_NO_ANALYTICS": "1"}, capture_output=True, text=True, timeout=HANG_S)
@@ -121,7 +137,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
     raw["pairs"]["methods"] = {k: raw["pairs"]["methods"][k] for k in ("none", "mse", "bsc", "combo")}
     (proj / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     with warm_python(proj / "src") as env:
-        assert dvc(proj, env, "init", "--no-scm", "-q").returncode == 0
+        init_repo(proj, env)
         yield proj, env
 
 
@@ -216,3 +232,58 @@ def test_cli_on_raw_senteval_dir_matches_the_stage(project) -> None:
     stage = json.loads((project / "metrics/eval/untrained_avg.minilm.json").read_text())
     cli = json.loads(out.read_text())["scores"]
     assert cli == {k: stage[k] for k in cli} and len(cli) == 7
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_results_travel_through_the_default_remote(project) -> None:
+    """repro -> push -> fresh clone -> pull -> clean status, nothing to rerun; a second commit that
+    changes one method retrains only its runs and its metrics diff names only them; checking out
+    the first commit restores the first model (`dvc pull` in the clone, `dvc checkout` where the
+    cache has it)."""
+    project, env = project
+    assert dvc(project, env, "repro").returncode == 0  # built by the first test: nothing to do
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "first")
+    model = Path("data/models/simcse_unsup.minilm.s42/model/model.safetensors")
+    first = _sha(project / model)
+    pushed = dvc(project, env, "push")
+    assert pushed.returncode == 0, pushed.stderr
+    remote = project.parent / "sentemb-dvc-remote"  # ../../sentemb-dvc-remote from .dvc/
+    assert any(p.is_file() for p in remote.rglob("*"))
+
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["methods"]["simcse_unsup"].setdefault("train", {})["lr"] = 1.0e-3
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    rerun = dvc(project, env, "repro")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    ran = {line.split("'")[1] for line in rerun.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"check_params", "train@simcse_unsup-minilm-42", "evaluate_variant@simcse_unsup-minilm-42",
+                   "analyze_variant@simcse_unsup-minilm-42", "aggregate"}, ran
+    diff = dvc(project, env, "metrics", "diff", "--json")
+    assert diff.returncode == 0 and json.loads(diff.stdout)
+    assert all(Path(f).name.startswith("simcse_unsup.minilm.s42.") for f in json.loads(diff.stdout)), diff.stdout
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "second: simcse_unsup lr")
+    second = _sha(project / model)
+    assert second != first and dvc(project, env, "push").returncode == 0
+
+    clone = project.parent / "clone"
+    git(project.parent, "clone", "-q", str(project), str(clone))
+    pulled = dvc(clone, env, "pull")
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    status = dvc(clone, env, "status", "--json")
+    assert status.returncode == 0 and json.loads(status.stdout) == {}, status.stdout
+    again = dvc(clone, env, "repro")
+    assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
+    assert _sha(clone / model) == second
+    git(clone, "checkout", "-q", "HEAD~1")  # an older result: its outputs come from the remote
+    assert dvc(clone, env, "pull").returncode == 0 and _sha(clone / model) == first
+    git(project, "checkout", "-q", "HEAD~1")  # where the cache holds both, checkout alone restores it
+    try:
+        assert dvc(project, env, "checkout").returncode == 0 and _sha(project / model) == first
+    finally:
+        git(project, "checkout", "-q", "-")
+        assert dvc(project, env, "checkout").returncode == 0

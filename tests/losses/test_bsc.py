@@ -170,10 +170,13 @@ def test_cosine_mse_matches_formula_and_needs_labels() -> None:
 @pytest.mark.parametrize("mu", [0.0, 0.1, 0.9, 1.0])
 def test_combo_weights(mu: float) -> None:
     q, a = _data(10)
-    got = _loss("combo", q, a, GRADED, mu=mu, temperature=0.1, binarize_threshold=0.6)
+    got = _loss("combo", q, a, GRADED, mu=mu, temperature=0.1, binarize_threshold=0.6, binarize_op=">")
     expected = (mu * reference_bsc(q, a, GRADED, 0.1, threshold=0.6)
-                + (1 - mu) * reference_mse(q, a, GRADED))  # BSC binarised at 0.6, MSE on the graded labels
+                + (1 - mu) * reference_mse(q, a, GRADED))  # BSC binarised at > 0.6, MSE on the graded labels
     assert got == pytest.approx(expected, rel=1e-10)
+    # by default as the official ComboBSCLoss: labels >= 0.5 (0.55 and 0.6 are positives either way)
+    official = mu * reference_bsc(q, a, GRADED, 0.1, threshold=0.5, op=">=") + (1 - mu) * reference_mse(q, a, GRADED)
+    assert _loss("combo", q, a, GRADED, mu=mu, temperature=0.1) == pytest.approx(official, rel=1e-10)
 
 
 def test_combo_rejects_bad_mu_and_unknown_bsc_argument() -> None:

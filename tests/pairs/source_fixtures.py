@@ -273,7 +273,7 @@ PFCC_FILES = {
 #
 # Each source's reader fixture above, plus a few invented rows so that every split is big
 # enough to train on (8+ pairs) and every ranking query of every split has a relevant and a
-# non-relevant candidate (under the paper profile's relevant_at, Antique's 0.6667 included).
+# non-relevant candidate (under the paper profile's relevant_at).
 
 # QQP: GLUE's QQP/{train,dev,test}.tsv. load_pair_task reads them with read_qqp's default sample
 # sizes (the paper's 10k / 3k, which no config key changes), so the files hold exactly that many
@@ -592,7 +592,7 @@ def populate_pair_cache(cache_dir: Path, sources: Iterable[str] | None = None) -
     """Fill the pair download cache ``cache_dir`` (what ``pairs.cache_dir`` names) with invented data.
 
     For each online source (keys of ``PAIR_SOURCES``; default all: qqp, antique, cqa_a, cqa_b,
-    pfcc_s), writes what ``PAIR_SOURCES[source].fetch(cache_dir / source)`` -- the call
+    pfcc_s), writes what ``PAIR_SOURCES[source].fetch(cache_dir)`` -- the call
     ``run.load_pair_task`` makes -- would have downloaded and unpacked from the real upstream
     URLs: the files and archives under the names those URLs end in, archives in ``downloads/``
     and unpacked next to it, and a ``provenance.json`` naming the real URLs. The source's own
@@ -611,7 +611,7 @@ def populate_pair_cache(cache_dir: Path, sources: Iterable[str] | None = None) -
         for name in names:
             staging = Path(tmp) / name
             staging.mkdir()
-            PAIR_SOURCES[name].fetch(cache_dir / name, STAGE[name](staging))  # type: ignore[call-arg]
+            PAIR_SOURCES[name].fetch(cache_dir, STAGE[name](staging))  # type: ignore[call-arg]
     with no_downloads():
         for name in names:
-            PAIR_SOURCES[name].fetch(cache_dir / name)
+            PAIR_SOURCES[name].fetch(cache_dir)

@@ -111,10 +111,10 @@ def test_online_task_loads_trains_and_scores_offline(name, cache, offline, tmp_p
 
 def test_populated_files_are_what_fetch_expects(cache, offline):
     for name, source in PAIR_SOURCES.items():
-        before = {p: (sha256_file(p), p.stat().st_mtime_ns) for p in (cache / name).rglob("*") if p.is_file()}
-        root = source.fetch(cache / name)  # the module's default, real URLs
-        assert root.parent == cache / name
-        after = {p: (sha256_file(p), p.stat().st_mtime_ns) for p in (cache / name).rglob("*") if p.is_file()}
+        before = {p: (sha256_file(p), p.stat().st_mtime_ns) for p in cache.rglob("*") if p.is_file()}
+        root = source.fetch(cache)  # the module's default, real URLs
+        assert root.parent == cache  # cache/<its folder>: CQA-A and CQA-B share semeval_cqa/
+        after = {p: (sha256_file(p), p.stat().st_mtime_ns) for p in cache.rglob("*") if p.is_file()}
         provenance = root / "provenance.json"
         assert {p: v for p, v in after.items() if p != provenance} == {p: v for p, v in before.items()
                                                                         if p != provenance}  # nothing new
@@ -162,3 +162,10 @@ def test_populate_pair_cache_selected_sources_is_idempotent_and_rejects_unknown(
     with pytest.raises(ValueError, match="not online pair sources: stsb"):
         populate_pair_cache(tmp_path, ["stsb"])
     assert offline == []
+
+
+def test_antique_counts_grades_3_and_4_relevant():
+    """Antique grades g in 1-4 become (g - 1) / 3; the paper's relevance is g >= 3, i.e. >= 2/3 in
+    floating point (0.6667 would drop grade 3)."""
+    t = PAPER.pairs.tasks["antique"]
+    assert (3 - 1) / 3 >= t.relevant_at > (2 - 1) / 3

@@ -54,7 +54,7 @@ def load_pair_task(t: PairTaskConfig, name: str, data_dir: Path, cache_dir: Path
         task = PairTask(name, t.kind, {s: read_pair_file(Path(t.path) / f"{s}.tsv") for s in ("train", "dev", "test")})
     else:  # online: download (or reuse the cache), then parse (pairs/sources/)
         source = PAIR_SOURCES[t.source]
-        task = source.read(source.fetch(cache_dir / t.source))
+        task = source.read(source.fetch(cache_dir))  # into cache_dir/<its folder>
     task = ensure_splits(task, seed)
     if t.max_train_pairs is not None and t.max_train_pairs < len(task.splits["train"]):
         keep = np.sort(np.random.default_rng(seed).choice(len(task.splits["train"]), t.max_train_pairs,
@@ -72,7 +72,7 @@ def scores(task: PairTask, split: str, encoder: SentenceEncoder, t: PairTaskConf
         return encoder.encode(list(texts), batch, max_len)
 
     if task.kind == "ranking" and t.source in PAIR_SOURCES:
-        rset = ranking_set(t.source, cache_dir / t.source, task, split)
+        rset = ranking_set(t.source, cache_dir / t.source, task, split)  # = fetch(cache_dir) for pfcc_s
         return evaluate_ranking(rset, embed, relevant_at=t.relevant_at, gain=NDCG_GAINS.get(t.source), items=items)
     return evaluate_split(task, split, embed, t.relevant_at, items)
 
