@@ -99,13 +99,15 @@ def output_problems(stage: Stage, run: Run) -> list[str]:
         return [f"its cmd passes no {spec.files_dir}"]
     files = spec.files(Path(files_dir), run.name)
     outs = {getattr(files, f.name).as_posix(): False for f in dataclasses.fields(RunFiles)
-            if f.name != "metrics" and getattr(files, f.name) is not None}  # path -> persist
+            if f.name not in ("metrics", "dvc_metric") and getattr(files, f.name) is not None}  # path -> persist
+    if not files.dvc_metric:
+        outs[files.metrics.as_posix()] = False
     if spec.model_dir is not None:
         model_dir = stage.option(spec.model_dir)
         if model_dir is None:
             return [f"its cmd passes no {spec.model_dir}"]
         outs[ModelDir(Path(model_dir)).root.as_posix()] = True
-    metrics = {files.metrics.as_posix()}
+    metrics = {files.metrics.as_posix()} if files.dvc_metric else set()
 
     declared = {o.path: o.persist for o in stage.outs if not o.metric}
     declared_metrics = {o.path for o in stage.outs if o.metric}

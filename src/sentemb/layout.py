@@ -119,12 +119,17 @@ class ModelDir:
 class RunFiles:
     """The files one run writes under a metrics directory."""
 
-    metrics: Path  # small, flat: the DVC metric (headline numbers only)
+    metrics: Path  # small, flat: headline numbers only
     details: Path  # everything else: per-subset results, settings, provenance
     steps: Path | None = None  # per-step training log (JSON lines)
     dev: Path | None = None  # per-evaluation dev scores (JSON lines)
     dynamics: Path | None = None  # geometry at every dev evaluation (JSON lines)
     items: Path | None = None  # per-item outputs for the bootstrap (npz)
+    # Whether ``metrics`` is declared a DVC metric: the results (scores) are; the training and
+    # geometry headlines are plain outputs, so that `dvc metrics show` stays a screen or two
+    # (one row per run, the union of every file's keys as columns) and `dvc metrics diff` shows
+    # scores. `dvc metrics show metrics/train/<run>.json` still reads one of them.
+    dvc_metric: bool = True
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,7 @@ class MetricsRoot:
 def train_files(train_dir: Path, run: str) -> RunFiles:
     d = Path(train_dir)
     return RunFiles(d / f"{run}.json", d / f"{run}.details.json", steps=d / f"{run}.jsonl",
-                    dev=d / f"{run}.dev.jsonl", dynamics=d / f"{run}.dynamics.jsonl")
+                    dev=d / f"{run}.dev.jsonl", dynamics=d / f"{run}.dynamics.jsonl", dvc_metric=False)
 
 
 def eval_files(eval_dir: Path, run: str) -> RunFiles:
@@ -190,7 +195,7 @@ def eval_files(eval_dir: Path, run: str) -> RunFiles:
 
 def analysis_files(analysis_dir: Path, run: str) -> RunFiles:
     d = Path(analysis_dir)
-    return RunFiles(d / f"{run}.json", d / f"{run}.details.json")
+    return RunFiles(d / f"{run}.json", d / f"{run}.details.json", dvc_metric=False)
 
 
 def pair_files(pairs_dir: Path, run: str) -> RunFiles:

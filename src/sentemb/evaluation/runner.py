@@ -82,9 +82,14 @@ class EvalRequest:
 
 
 def headline_metrics(doc: dict[str, Any]) -> dict[str, float]:
-    """The DVC metric of an evaluation: the headline scores and averages, flat, and the wall time."""
+    """The DVC metric of an evaluation: the headline scores and averages, flat, the dev score and
+    step that selected a trained run's checkpoint, and the wall time. One file per run is the
+    whole ``dvc metrics show`` row of that run (training and geometry headlines are plain outputs
+    beside it, so the table stays a screen or two wide)."""
     out = dict(doc["scores"])
     out |= {k: doc[k] for k in ("avg_sts", "avg_transfer") if k in doc}
+    if "selection" in doc:
+        out |= {"best_dev": doc["selection"]["stsb_dev"], "best_step": doc["selection"]["step"]}
     return out | {"wall_s": doc["provenance"]["wall_seconds"]}
 
 
