@@ -9,7 +9,7 @@ removes the item-difficulty variance that both rows share, which is most of it.
 
 * A metric is a callable ``idx -> (B,)``: its value on each row of a ``(B, n)`` index matrix. The
   identity row ``arange(n)`` gives the full-data score, so point estimate and resamples come from
-  one code path. ``spearman_x100``, ``mean_x100`` and ``f1_x100`` cover the tables' metrics (bind
+  one code path. ``spearman_x100``, ``pearson_x100``, ``mean_x100`` and ``f1_x100`` cover the tables' metrics (bind
   the data with ``functools.partial``; the index comes last for that reason).
 * Several seeds: a row's value on a resample is the mean over its seeds of the metric on that
   resample; its point estimate is the mean over seeds on the full data. Items are resampled,
@@ -116,6 +116,19 @@ def spearman_x100(scores: np.ndarray, gold: np.ndarray, idx: np.ndarray) -> np.n
     middle = (idx.shape[1] + 1) / 2.0  # the mean of n average ranks, whatever the ties
     x = _ranks(scores, idx) - middle
     y = _ranks(gold, idx) - middle
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * np.einsum("ij,ij->i", x, y) / np.sqrt(np.einsum("ij,ij->i", x, x) * np.einsum("ij,ij->i", y, y))
+
+
+def pearson_x100(scores: np.ndarray, gold: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """100 x Pearson of ``scores[idx[b]]`` against ``gold[idx[b]]`` for every resample ``b``
+    (equal to ``scipy.stats.pearsonr``; NaN where a resample is constant in either)."""
+    scores, gold = _finite(scores, "scores"), _finite(gold, "gold")
+    if len(scores) != len(gold):
+        raise ValueError(f"{len(scores)} scores for {len(gold)} gold values")
+    x, y = scores[idx], gold[idx]
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 100.0 * np.einsum("ij,ij->i", x, y) / np.sqrt(np.einsum("ij,ij->i", x, x) * np.einsum("ij,ij->i", y, y))
 

@@ -16,8 +16,9 @@ from typing import Any
 from sentemb.config.jobs import AggregateJob
 from sentemb.errors import DataError
 from sentemb.layout import PairRun, pair_files
+from sentemb.reporting.compare import Timer, load_items, pair_comparisons
 from sentemb.reporting.curves import write_tsv
-from sentemb.reporting.tables import Table
+from sentemb.reporting.tables import Table, with_comparisons
 from sentemb.utils.io import read_json, read_jsonl
 
 METRIC_NAMES = {"spearman": "Spearman", "pearson": "Pearson", "f1": "F1", "accuracy": "Acc.", "mrr": "MRR",
@@ -48,7 +49,7 @@ def columns(job: AggregateJob) -> list[tuple[str, str, str]]:
     return [(c.task, m, f"{c.label} {METRIC_NAMES.get(m, m)}") for c in job.pair_columns for m in c.table_metrics]
 
 
-def pair_table(job: AggregateJob, pairs_dir: Path, timer: Any = None) -> Table:
+def pair_table(job: AggregateJob, pairs_dir: Path, timer: Timer) -> Table:
     rows = []
     for spec in job.pair_rows:
         cells: list[float | None] = []
@@ -60,8 +61,31 @@ def pair_table(job: AggregateJob, pairs_dir: Path, timer: Any = None) -> Table:
             cells.append(_metric(path, doc, metric))
         rows.append((spec.label, cells))
     note = "" if job.verified_data else ", unverified data"
-    return Table("pairs", f"{job.pairs_title} [test split{note}]", [title for _, _, title in columns(job)], rows,
-                 average=False, ids=tuple(s.method for s in job.pair_rows))
+    table = Table("pairs", f"{job.pairs_title} [test split{note}]", [title for _, _, title in columns(job)], rows,
+                  average=False, ids=tuple(s.method for s in job.pair_rows))
+    methods = {s.method for s in job.pair_rows}
+    refs = {s.method: s.reference for s in job.pair_rows if s.reference in methods}
+    if not refs:
+        return table
+    comparisons = timer.measure(pair_comparisons, _cells(job, pairs_dir, refs), refs,
+                                n_resamples=job.bootstrap_resamples, seed=job.bootstrap_seed)
+    return with_comparisons(table, comparisons, refs)
+
+
+def _cells(job: AggregateJob, pairs_dir: Path, refs: dict[str, str]) -> dict[str, dict[str, tuple[str, str, Any]]]:
+    """Column title -> row -> (metric, source, per-item outputs) of the compared rows' cells."""
+    wanted = set(refs) | set(refs.values())
+    out: dict[str, dict[str, tuple[str, str, Any]]] = {}
+    loaded: dict[str, dict[str, Any]] = {}
+    for task, metric, title in columns(job):
+        for spec in job.pair_rows:
+            if spec.method in wanted and spec.applicable[task]:
+                path = pair_files(pairs_dir, spec.runs[task]).items
+                assert path is not None
+                if str(path) not in loaded:
+                    loaded[str(path)] = load_items(path)
+                out.setdefault(title, {})[spec.method] = (metric, str(path), loaded[str(path)])
+    return out
 
 
 def hardness_rows(job: AggregateJob, pairs_dir: Path) -> list[tuple[str, str, str, float, float, float]]:
