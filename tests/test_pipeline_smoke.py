@@ -183,7 +183,7 @@ def test_dvc_repro_builds_every_table_then_does_nothing(project) -> None:
     assert len(steps) == 4 and {"bsc/loss", "mse/loss", "neg_cos_max", "labelled_negatives"} <= steps[0].keys()
     table = (project / "metrics/tables/pairs.md").read_text()
     assert "STS-B Spearman" in table and "MRPC F1" in table and "No fine-tuning (all-MiniLM-L6-v2)" in table
-    assert "Compared with" in table and " (+" in table or " (-" in table  # BSC and combo vs MSE, per cell
+    assert "Compared with" in table and (" (+" in table or " (-" in table)  # BSC and combo vs MSE, per cell
     assert "Batch hardness by shuffle strategy" in report
     shown = dvc(project, env, "plots", "show", "--json")
     assert shown.returncode == 0, shown.stderr
