@@ -102,3 +102,89 @@ def test_identity_without_process_group(monkeypatch: pytest.MonkeyPatch, env_wor
     assert not is_distributed() and world_size() == 1 and rank() == 0
     x = torch.randn(4, 3, requires_grad=True)
     assert gather_with_grad(x) is x
+
+
+# --- the one loop under two processes: batch_size is global -----------------------------------------
+
+N_ROWS, STEPS = 16, 4
+
+
+class _Rows:
+    """Row indices as the loop's dataset; the objective looks the vectors up."""
+
+    def __len__(self) -> int:
+        return N_ROWS
+
+    def batch(self, indices):  # noqa: ANN001, ANN201
+        from sentemb.objectives.base import TextBatch
+
+        return TextBatch(sentences=[str(int(i)) for i in indices])
+
+
+def _objective():  # noqa: ANN202
+    from sentemb.objectives.base import Objective
+    from sentemb.losses.base import LossOutput
+
+    class Vectors(Objective):
+        """A linear encoder of fixed vectors; two views (x and a shifted x), gathered like SimCSE."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.register_buffer("x", torch.randn(N_ROWS, D_IN))
+            self.layer = nn.Linear(D_IN, D_OUT)
+            self.loss = InfoNCELoss(temperature=0.1)
+
+        def forward(self, batch) -> LossOutput:  # noqa: ANN001
+            idx = torch.tensor([int(s) for s in batch.sentences])
+            a, p = self.layer(self.x[idx]), self.layer(1.1 * self.x[idx] + 0.05)
+            out = self.loss(batch=EmbeddingBatch(gather_with_grad(a), gather_with_grad(p)))
+            return LossOutput(out.total, out.stats | {"rows": torch.tensor(float(len(idx)))})
+
+    return Vectors()
+
+
+def _train(out: Path) -> dict[str, torch.Tensor]:
+    from sentemb.config import TrainConfig
+    from sentemb.layout import RunFiles
+    from sentemb.training.loop import Hooks, train
+
+    objective = _objective()
+    # no clipping and no weight decay: with Adam, the 1/W of averaged gradients then changes only
+    # eps's share of the update (DDP semantics, docs/methods.md §1.4)
+    cfg = TrainConfig(batch_size=8, epochs=2, lr=1e-2, eval_steps=None, save_steps=None, max_grad_norm=1e9)
+    files = RunFiles(out / "m.json", out / "d.json", steps=out / "steps.jsonl")
+    hooks = Hooks(lambda: {"stsb_dev": 0.0}, lambda step, score: None)
+    summary = train(objective, _Rows(), cfg, files, out / "ckpt.pt", hooks)  # type: ignore[arg-type]
+    assert summary["steps"] == STEPS
+    return {k: v.detach().clone() for k, v in objective.state_dict().items()}
+
+
+def _loop_worker(rank_: int, port: int, out: str) -> None:
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank_),
+                      LOCAL_RANK=str(rank_), WORLD_SIZE=str(WORLD))
+    assert init_from_env(backend="gloo")
+    try:
+        state = _train(Path(out) / f"rank{rank_}")
+        if rank_ == 0:
+            torch.save(state, Path(out) / "state.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_train_on_the_global_batch_of_one(tmp_path: Path) -> None:
+    """batch_size 8 under 2 ranks: each rank encodes 4 rows, the loss sees the same 8 rows a
+    single process sees at that step, and the parameters follow the single-process run."""
+    mp.spawn(_loop_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    two = torch.load(tmp_path / "state.pt")
+    one = _train(tmp_path / "single")
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5)
+    import json
+
+    rows = [json.loads(line) for line in (tmp_path / "rank0" / "steps.jsonl").read_text().splitlines()]
+    assert [r["rows"] for r in rows] == [4.0] * STEPS  # rows each rank encoded
+    single = [json.loads(line) for line in (tmp_path / "single" / "steps.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in rows] == pytest.approx([r["loss"] for r in single], rel=1e-5)  # same global loss
+    assert not (tmp_path / "rank1" / "steps.jsonl").exists()  # rank 0 logs
