@@ -122,8 +122,8 @@ class _Rows:
 
 
 def _objective():  # noqa: ANN202
-    from sentemb.objectives.base import Objective
     from sentemb.losses.base import LossOutput
+    from sentemb.objectives.base import Objective
 
     class Vectors(Objective):
         """A linear encoder of fixed vectors; two views (x and a shifted x), gathered like SimCSE."""
