@@ -1,12 +1,16 @@
 """The ``sentemb`` command line. ``sentemb evaluate`` runs the same code as the evaluate stage;
 ``sentemb profile`` applies a profile overlay to params.yaml; ``sentemb sweep-plot`` draws the
-aggregate figure of a DVC-experiment sweep. Bad input is one line on stderr and exit status 2."""
+aggregate figure of a DVC-experiment sweep; ``sentemb standins`` builds tiny random stand-ins of
+the paper profile's hub models into a Hugging Face cache, for offline mechanics checks. Bad input
+is one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import shlex
+import sys
 from pathlib import Path
 
 from sentemb.config import FirstLayer, Mode, Pooler, check_value
@@ -133,14 +137,42 @@ def _run_sweep(args: argparse.Namespace) -> None:
         log.info("%s = %s: %s %.4f", name, value, args.metric, score)
 
 
+def _standins_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("standins", help="tiny random stand-ins of the paper profile's hub models in a Hugging Face "
+                                        "cache: runs the paper profile offline, mechanics only (scores mean nothing)")
+    p.add_argument("--hf-cache", required=True, help="cache directory to build into (created; a directory of its own, "
+                                                     "never one holding real downloads)")
+    p.add_argument("--models", default=None, help="comma-separated hub ids (default: all: bert-base-uncased, "
+                                                  "roberta-base, distilbert-base-uncased, distilroberta-base)")
+    p.add_argument("--corpus", default=None, help="text file the RoBERTa stand-ins' BPE is trained on (default: "
+                                                  "wiki1m_for_simcse.txt of the data mirror)")
+
+
+def _run_standins(args: argparse.Namespace) -> None:
+    from sentemb.models.standins import hub_env, populate_hf_cache
+
+    models = None
+    if args.models is not None:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        if not models:
+            raise ConfigError("--models: no model id given")
+    check_writable_dir(args.hf_cache, "--hf-cache")  # also refuses a file
+    for model_id, snapshot in populate_hf_cache(args.hf_cache, models, corpus=args.corpus).items():
+        log.info("%s: random stand-in at %s", model_id, snapshot)
+    log.warning("stand-ins check mechanics only: their scores mean nothing. Export these, then e.g. `dvc repro`:")
+    sys.stdout.write("".join(f"export {k}={shlex.quote(v)}\n" for k, v in hub_env(args.hf_cache).items()))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sentemb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _evaluate_parser(sub)
     _sweep_parser(sub)
     _profile_parser(sub)
+    _standins_parser(sub)
     args = parser.parse_args(argv)
-    commands = {"evaluate": _run_evaluate, "sweep-plot": _run_sweep, "profile": _run_profile}
+    commands = {"evaluate": _run_evaluate, "sweep-plot": _run_sweep, "profile": _run_profile,
+                "standins": _run_standins}
     run_entry_point(lambda: commands[args.command](args))
 
 
