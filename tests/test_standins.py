@@ -1,4 +1,4 @@
-"""The offline stand-ins of the paper profile's hub models (sentemb.models.standins): built into a
+"""The offline stand-ins of the paper profile's hub models (sentemb.standins): built into a
 Hugging Face cache, they load through the project's own hub-id path (``resolve_model_path`` ->
 ``huggingface_hub.snapshot_download``, offline) with the real architectures and vocabularies.
 They check mechanics only: no test here looks at a score.
@@ -26,12 +26,12 @@ import torch
 import yaml
 
 from conftest import MIRROR, REAL_MIRROR
+from sentemb import standins
 from sentemb.cli import main
 from sentemb.errors import ConfigError
-from sentemb.models import standins
 from sentemb.models.encoder import load_backbone, resolve_model_path
-from sentemb.models.standins import MARKER, STANDINS, build_standin, offline_hub, populate_hf_cache
 from sentemb.objectives.generators import build_generator
+from sentemb.standins import MARKER, STANDINS, build_standin, offline_hub, populate_hf_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = (REAL_MIRROR or MIRROR) / "wiki1m_for_simcse.txt"  # the real wiki head when present

@@ -149,7 +149,7 @@ def _standins_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 def _run_standins(args: argparse.Namespace) -> None:
-    from sentemb.models.standins import hub_env, populate_hf_cache
+    from sentemb.standins import hub_env, populate_hf_cache
 
     models = None
     if args.models is not None:

@@ -33,10 +33,10 @@ from sentemb.evaluation.cache import EmbeddingCache, cache_key, fill
 from sentemb.evaluation.sts import check_gold, headline, headline_items, headline_split, score_sts_task
 from sentemb.evaluation.tasks import rounded_mean, task_names
 from sentemb.evaluation.transfer import evaluate_transfer
-from sentemb.models.encoder import SentenceEncoder, load_backbone, model_checksum, resolve_model_path
+from sentemb.models.encoder import SentenceEncoder, is_standin, load_backbone, model_checksum, resolve_model_path
 from sentemb.provenance import device_name, project_commit, versions
 from sentemb.utils.device import pick_device
-from sentemb.utils.io import write_items
+from sentemb.utils.io import read_json, write_items
 from sentemb.utils.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -185,9 +185,16 @@ def evaluate(req: EvalRequest, share_poolers: tuple[str, ...] = (), items_path: 
     return doc
 
 
+def _standin(model_path: Path) -> bool:
+    """A random stand-in, or a model trained from one (its export records the base's marker)."""
+    meta = model_path / "sentemb.json"
+    return is_standin(model_path) or (meta.is_file() and bool(read_json(meta).get("base_standin")))
+
+
 def _provenance(req: EvalRequest, model_path: Path, model_sha: str, names: list[str], data: DataInfo, encoded: int,
                 total: int, encode_seconds: float, started: float, device: torch.device) -> dict[str, Any]:
-    return {"model": req.model, "model_path": str(model_path), "model_sha256": model_sha, "pooler": req.pooler,
+    return {"model": req.model, "model_path": str(model_path), "model_sha256": model_sha,
+            "standin": _standin(model_path), "pooler": req.pooler,
             "first_layer_index": req.first_layer_index, "max_length": req.max_length, "mode": req.mode,
             "seed": req.seed, "tasks": names, "layout": data.layout, "precision": req.precision,
             "device": str(device), "device_name": device_name(device), "git_commit": project_commit(),

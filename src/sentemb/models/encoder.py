@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,14 @@ log = logging.getLogger(__name__)
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Files whose bytes define what a model computes; their hash keys the embedding cache.
 _CHECKSUM_SUFFIXES = (".safetensors", ".bin", ".json", ".txt", ".model")
+
+
+STANDIN_MARKER = "sentemb_standin.json"  # written into a random stand-in model (sentemb/standins.py)
+
+
+def is_standin(path: str | Path) -> bool:
+    """Whether the model directory is a tiny random stand-in (mechanics only: never a real score)."""
+    return (Path(path) / STANDIN_MARKER).is_file()
 
 
 def resolve_model_path(name_or_path: str, revision: str | None = None) -> Path:
@@ -95,30 +104,40 @@ def check_model_dir(path: Path) -> None:
         raise DataError(path, f"no weights file ({' or '.join(_WEIGHTS[::2])})")
 
 
+@contextlib.contextmanager
+def quiet_hf() -> Iterator[None]:
+    """transformers without its progress bars and multi-line load reports (which garble stage
+    logs): every loading problem that matters is checked and raised by us, in one line."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
 def load_backbone(path: str | Path) -> tuple[nn.Module, object]:
     """Load an HF encoder and its tokenizer from a local directory. Weights that do not fit the
     config, or a checkpoint missing encoder weights (which transformers would silently initialise
     at random, giving wrong scores), fail in one line naming the directory."""
     from safetensors import SafetensorError
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     path = Path(path)
     check_model_dir(path)
-    hf_logging.disable_progress_bar()  # a \r-redrawn bar garbles stage logs
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # its multi-line load report: what matters is raised below, in one line
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model, info = AutoModel.from_pretrained(str(path), output_loading_info=True)
+        with quiet_hf():
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            model, info = AutoModel.from_pretrained(str(path), output_loading_info=True)
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
         if "mismatched_sizes" in str(exc):  # transformers 5 refuses shape mismatches
             raise DataError(path, "the weights do not match the config: parameters of another shape; "
                             "config.json does not describe these weights") from None
         reason = " ".join(str(exc).split())[:300]
         raise DataError(path, f"cannot be loaded ({type(exc).__name__}: {reason})") from None
-    finally:
-        hf_logging.set_verbosity(verbosity)
     missing = [k for k in info.get("missing_keys", []) if not k.startswith("pooler.")]
     if missing or info.get("mismatched_keys"):
         bad = missing or [str(k) for k in info["mismatched_keys"]]

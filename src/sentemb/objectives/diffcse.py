@@ -263,9 +263,10 @@ def load_discriminator(path: str, dim: int) -> nn.Module:
     """D: a separate copy of the pretrained backbone, trained, sharing no weights with f (§2.2)."""
     from transformers import AutoModel
 
-    from sentemb.models.encoder import resolve_model_path
+    from sentemb.models.encoder import quiet_hf, resolve_model_path
 
-    model = AutoModel.from_pretrained(str(resolve_model_path(path)))
+    with quiet_hf():  # its load report lists the checkpoint's unused MLM/NSP heads (expected)
+        model = AutoModel.from_pretrained(str(resolve_model_path(path)))
     if not isinstance(getattr(model, "embeddings", None), nn.Module):
         raise ConfigError(f"discriminator '{path}': the model has no 'embeddings' module to condition")
     if int(model.config.hidden_size) != dim:

@@ -60,11 +60,12 @@ class MLMGenerator(nn.Module):
         super().__init__()
         from transformers import AutoModelForMaskedLM
 
-        from sentemb.models.encoder import resolve_model_path
+        from sentemb.models.encoder import quiet_hf, resolve_model_path
 
         if decode not in ("argmax", "sample"):
             raise ConfigError(f"generator decode '{decode}' is not one of argmax, sample")
-        self.model = AutoModelForMaskedLM.from_pretrained(str(resolve_model_path(model_dir)))
+        with quiet_hf():
+            self.model = AutoModelForMaskedLM.from_pretrained(str(resolve_model_path(model_dir)))
         self.model.requires_grad_(False)  # frozen: never in the optimizer, no grads computed
         self.decode = decode
         self.train_mode = train_mode

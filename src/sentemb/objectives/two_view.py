@@ -185,7 +185,10 @@ def load_mlm_head(model_dir: str | Path) -> nn.Module | None:
 
     from transformers import AutoModelForMaskedLM
 
-    mlm = AutoModelForMaskedLM.from_pretrained(str(root))
+    from sentemb.models.encoder import quiet_hf
+
+    with quiet_hf():
+        mlm = AutoModelForMaskedLM.from_pretrained(str(root))
     head = mlm.cls.predictions if hasattr(mlm, "cls") else getattr(mlm, "lm_head", None)
     if head is None:
         raise ConfigError(f"{root}: unsupported MLM architecture {type(mlm).__name__}")

@@ -22,7 +22,7 @@ from sentemb.evaluation.sts import headline, score_sts_task
 from sentemb.layout import ModelDir, RunFiles
 from sentemb.losses import build_loss
 from sentemb.losses.paradigm import GradientDiagnostics
-from sentemb.models.encoder import SentenceEncoder, load_backbone, resolve_model_path
+from sentemb.models.encoder import SentenceEncoder, is_standin, load_backbone, resolve_model_path
 from sentemb.objectives import BuildContext, build_objective
 from sentemb.objectives.base import Objective
 from sentemb.provenance import device_name, project_commit
@@ -119,7 +119,8 @@ def run_training(job: TrainJob, prepared_dir: Path, model_dir: ModelDir, files: 
     m = job.recipe
     data, tasks = TrainData(m.data, prepared_dir), dev_tasks(prepared_dir)
     run_id = params_hash(asdict(job))
-    meta = {"run": job.run, "method": job.method, "base_model": job.backbone.model, "train_pooler": m.train_pooler,
+    meta = {"run": job.run, "method": job.method, "base_model": job.backbone.model,
+            "base_standin": is_standin(model_path), "train_pooler": m.train_pooler,
             "head": m.head, "mlp_only_train": m.eval_pooler != "cls", "run_id": run_id}
     dev_encoder = eval_encoder(objective, m.eval_pooler, job.dev.first_layer_index)
 

@@ -45,9 +45,10 @@ from typing import Literal
 import torch
 
 from sentemb.errors import ConfigError, DataError
+from sentemb.models.encoder import STANDIN_MARKER, is_standin
 from sentemb.utils.io import atomic_dir
 
-MARKER = "sentemb_standin.json"
+MARKER = STANDIN_MARKER
 WIKI_FILE = "wiki1m_for_simcse.txt"
 ENV_MIRROR = "SENTEMB_DATA_MIRROR"
 BPE_LINES = 5000  # first lines of the corpus the BPE is trained on (~0.5 s)
@@ -55,7 +56,7 @@ BPE_VOCAB = 2000  # tokens in all, <mask> included
 ROBERTA_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # RoBERTa's ids 0, 1, 2, 3; <mask> comes last
 MAX_LENGTH = 512  # the real tokenizers' model_max_length
 TINY = {"hidden": 32, "heads": 2, "intermediate": 64}
-WARNING = ("random stand-in built by sentemb.models.standins: it checks mechanics only, its scores mean nothing; "
+WARNING = ("random stand-in built by sentemb.standins: it checks mechanics only, its scores mean nothing; "
            "it is not the hub checkpoint of this name")
 
 
@@ -278,11 +279,6 @@ def _write_standin(spec: StandinSpec, out: Path, bpe: ByteLevelBPE | None) -> No
 
 def _needs_bpe(model_ids: Iterable[str]) -> bool:
     return any(_spec(m).vocab == "bpe" for m in model_ids)
-
-
-def is_standin(path: str | Path) -> bool:
-    """Whether ``path`` is a stand-in directory (holds the marker file)."""
-    return (Path(path) / MARKER).is_file()
 
 
 def build_standin(model_id: str, out_dir: str | Path, corpus: str | Path | None = None) -> Path:
