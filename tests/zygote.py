@@ -92,9 +92,11 @@ sys.exit(struct.unpack("i", status)[0] if len(status) == 4 else 137)  # no statu
 
 
 @contextlib.contextmanager
-def warm_python(pythonpath: Path) -> Iterator[dict[str, str]]:
+def warm_python(pythonpath: Path, env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
     """Environment overrides that make ``python`` in PATH the warm interpreter; the server lives
-    for the ``with`` block. ``pythonpath`` is the project's ``src`` directory."""
+    for the ``with`` block. ``pythonpath`` is the project's ``src`` directory; ``env`` is set in
+    the server itself as well as returned, for what libraries read once at import (the
+    huggingface_hub offline and cache variables)."""
     tmp = Path(tempfile.mkdtemp(prefix="sentemb-warm-"))
     sock = tmp / "sock"
     (tmp / "server.py").write_text(SERVER)
@@ -102,16 +104,17 @@ def warm_python(pythonpath: Path) -> Iterator[dict[str, str]]:
     shim.parent.mkdir()
     shim.write_text(SHIM.format(python=sys.executable))
     shim.chmod(0o755)
-    env = os.environ | {"PYTHONPATH": str(pythonpath), "TOKENIZERS_PARALLELISM": "false"}
-    server = subprocess.Popen([sys.executable, str(tmp / "server.py"), str(sock), ",".join(WARM)], env=env,
+    extra = dict(env or {})
+    server_env = os.environ | extra | {"PYTHONPATH": str(pythonpath), "TOKENIZERS_PARALLELISM": "false"}
+    server = subprocess.Popen([sys.executable, str(tmp / "server.py"), str(sock), ",".join(WARM)], env=server_env,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready", "warm python did not start"
         deadline = time.time() + 1800
         while not sock.exists() and time.time() < deadline:
             time.sleep(0.05)
-        yield {"PATH": f"{shim.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               "SENTEMB_WARM_PYTHON": str(sock), "PYTHONPATH": str(pythonpath)}
+        yield extra | {"PATH": f"{shim.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                       "SENTEMB_WARM_PYTHON": str(sock), "PYTHONPATH": str(pythonpath)}
     finally:
         server.kill()
         server.wait()
