@@ -1,4 +1,4 @@
-"""Offline fixtures: a tiny randomly initialised BERT built from a config (style.md §3.14), and
+"""Offline fixtures: a tiny randomly initialised BERT built from a config (docs/design.md §7.1), and
 a synthetic mirror laid out like the upstream sources.
 
 The mirror's files live in ``fixtures/mirror.json`` (relative path -> text) and are written out

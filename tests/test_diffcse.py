@@ -1,4 +1,4 @@
-"""DiffCSE objective and generators (methods.md §2) on tiny random BERTs."""
+"""DiffCSE objective and generators (docs/methods.md §2) on tiny random BERTs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each pooler on hand-made hidden states (methods.md §0.4), and through a real tiny model."""
+"""Each pooler on hand-made hidden states (docs/methods.md §0.4), and through a real tiny model."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STS scoring on synthetic data with known answers (methods.md §0.2)."""
+"""STS scoring on synthetic data with known answers (docs/methods.md §0.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SentEval transfer evaluator (methods.md §0.3, protocol.md §B.3/§B.5).
+"""SentEval transfer evaluator (docs/methods.md §0.3, docs/protocol.md §B.3/§B.5).
 
 The batched trainer is checked against a plain, one-fit-at-a-time reference written here
 from the protocol description (``RefMLP`` and the ``ref_*`` validation schemes): same chosen

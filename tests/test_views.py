@@ -1,4 +1,4 @@
-"""View builders and collation on hand-made ids (methods.md §1.5, §1.6, §3.2)."""
+"""View builders and collation on hand-made ids (docs/methods.md §1.5, §1.6, §3.2)."""
 
 from __future__ import annotations
 

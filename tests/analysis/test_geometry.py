@@ -1,4 +1,4 @@
-"""Each geometry metric of methods.md §6.1 and §7.1 on hand-made vectors with known answers."""
+"""Each geometry metric of docs/methods.md §6.1 and §7.1 on hand-made vectors with known answers."""
 
 from __future__ import annotations
 

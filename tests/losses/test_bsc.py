@@ -1,4 +1,4 @@
-"""The pair-scoring losses of methods.md §4.2-4.3 against references written from the formulas.
+"""The pair-scoring losses of docs/methods.md §4.2-4.3 against references written from the formulas.
 
 References are plain loops over float64 entries (no shared code with the losses): the BSC row
 and column log-softmax terms, label masking over the full batch size, both reductions, each

@@ -1,4 +1,4 @@
-"""The registry-wide loss contract (style.md §3.1, §3.3, §3.6): every entry of LOSSES is covered."""
+"""The registry-wide loss contract (docs/design.md §2.1, §4.1, §2.7): every entry of LOSSES is covered."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_forward_backward_and_stats(name: str, fields: set[str]) -> None:
 
 @pytest.mark.parametrize("name,fields", CASES)
 def test_forward_is_pure(name: str, fields: set[str]) -> None:
-    """No state changes in forward (style.md §4): same input, same output, same state_dict."""
+    """No state changes in forward (docs/design.md §2.2): same input, same output, same state_dict."""
     loss = build_loss(name)
     before = {k: v.clone() for k, v in loss.state_dict().items()}
     batch = _random_batch(fields)
@@ -88,7 +88,7 @@ def test_declares_requirements_and_documents_itself(name: str, cls: type[nn.Modu
     assert isinstance(cls.requires, frozenset) and cls.requires <= OPTIONAL_FIELDS, name
     assert set(getattr(cls, "accepts", frozenset())) <= OPTIONAL_FIELDS, name
     doc = cls.__doc__ or ""
-    for section in ("References", "Relations"):  # style.md §3.5
+    for section in ("References", "Relations"):  # docs/design.md §2.5
         assert section in doc, f"{cls.__name__} docstring lacks {section}"
 
 
@@ -119,7 +119,7 @@ def test_build_passes_kwargs() -> None:
     assert (loss.temperature, loss.hard_negative_weight) == (0.1, 0.5)
 
 
-# --- precision: every loss computes in fp32 under bf16 autocast (docs/methods.md §1.6) -------------
+# --- precision: every loss computes in fp32 under bf16 autocast (docs/methods.md §1.7) -------------
 
 
 def _bf16_views(batch: EmbeddingBatch) -> tuple[EmbeddingBatch, EmbeddingBatch]:

@@ -1,4 +1,4 @@
-"""InfoNCE: reference, closed forms, properties and equivalences (style.md §3.6)."""
+"""InfoNCE: reference, closed forms, properties and equivalences (docs/design.md §2.7)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _batch(hard: bool = False, queue: int | None = None,
     )
 
 
-# --- (a) a reference written from the formula (methods.md §1.2, §1.3, §3.3) -------------------------
+# --- (a) a reference written from the formula (docs/methods.md §1.2, §1.3, §3.3) -------------------------
 
 def _cos(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b))

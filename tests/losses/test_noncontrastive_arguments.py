@@ -1,4 +1,4 @@
-"""MHE, MHS, VICReg, Barlow Twins (methods.md §5.6): arguments, batch, registry, scale and float32."""
+"""MHE, MHS, VICReg, Barlow Twins (docs/methods.md §5.6): arguments, batch, registry, scale and float32."""
 
 from __future__ import annotations
 

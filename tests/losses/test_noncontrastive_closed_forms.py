@@ -1,4 +1,4 @@
-"""MHE, MHS, VICReg, Barlow Twins (methods.md §5.6): the original objectives against their closed
+"""MHE, MHS, VICReg, Barlow Twins (docs/methods.md §5.6): the original objectives against their closed
 forms, written here from the formulas with explicit loops, and the default λs.
 
 Everything runs in float64 on unit-norm random rows; gradients are compared after projecting out

@@ -1,4 +1,4 @@
-"""MHE, MHS, VICReg, Barlow Twins (methods.md §5.6): w_gd, the same-view gate."""
+"""MHE, MHS, VICReg, Barlow Twins (docs/methods.md §5.6): w_gd, the same-view gate."""
 
 from __future__ import annotations
 

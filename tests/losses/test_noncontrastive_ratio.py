@@ -1,4 +1,4 @@
-"""MHE, MHS, VICReg, Barlow Twins (methods.md §5.6): w_r, only the positive (alignment) term
+"""MHE, MHS, VICReg, Barlow Twins (docs/methods.md §5.6): w_r, only the positive (alignment) term
 changes."""
 
 from __future__ import annotations

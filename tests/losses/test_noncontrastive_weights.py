@@ -1,4 +1,4 @@
-"""MHE, VICReg, Barlow Twins (methods.md §5.6): w_w, only the push weights change."""
+"""MHE, VICReg, Barlow Twins (docs/methods.md §5.6): w_w, only the push weights change."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_mhe_weight_switch_tempers_uniformity_and_reweights_alignment() -> None:
 
 def test_mhe_all_flags_gradient_has_the_paradigm_form() -> None:
     """w_gd (open) + w_w + w_r: tangential gradient on u_i is λω^U_i Σ_{j≠i} W_ij u_j − R(ω^U_i + ω^V_i) v_i
-    with W the softmax over same-view neighbours at τ_w (methods.md §5.4)."""
+    with W the softmax over same-view neighbours at τ_w (docs/methods.md §5.4)."""
     u, v = _views(seed=11)
     lam, tau, r = 1.0, 0.1, 1.75
     _, _, ga, _ = _run(MHELoss(lambd=lam, w_gd=True, w_w=True, w_r=True, margin=2.5, weight_temperature=tau,

@@ -1,4 +1,4 @@
-"""The unified gradient paradigm (methods.md §5.4-§5.5): for each effective loss, autograd's
+"""The unified gradient paradigm (docs/methods.md §5.4-§5.5): for each effective loss, autograd's
 gradient equals GD·Σ_j W_ij (h'_j − R·h'_i) built from the closed forms, and the measured
 components (losses/paradigm.py) recover GD, W and R. Float64, random embeddings."""
 

@@ -1,4 +1,4 @@
-"""Batch construction / data shuffling of the BSC loss (methods.md §4.4): orders, groups, hardness proxy."""
+"""Batch construction / data shuffling of the BSC loss (docs/methods.md §4.4): orders, groups, hardness proxy."""
 
 from __future__ import annotations
 

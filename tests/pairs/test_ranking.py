@@ -1,4 +1,4 @@
-"""Ranking metrics (methods.md §4.6): hand-computed examples, the tie rule, the no-relevant
+"""Ranking metrics (docs/methods.md §4.6): hand-computed examples, the tie rule, the no-relevant
 convention, and ``evaluate_ranking`` on a toy embedding whose ranking is known."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Online pair sources (methods.md §4.6): Antique, and the ``PAIR_SOURCES`` / ``ranking_set``
+"""Online pair sources (docs/methods.md §4.6): Antique, and the ``PAIR_SOURCES`` / ``ranking_set``
 dispatch on it. Run offline: the fixture is a few invented rows in the upstream layout, written
 to ``tmp_path`` under the upstream file names at test time; downloads use ``file://`` URLs."""
 

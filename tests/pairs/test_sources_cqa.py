@@ -1,4 +1,4 @@
-"""Online pair sources (methods.md §4.6): SemEval Task 3 CQA-A and CQA-B. Run offline: every
+"""Online pair sources (docs/methods.md §4.6): SemEval Task 3 CQA-A and CQA-B. Run offline: every
 fixture is a few invented rows in the upstream layout, written to ``tmp_path`` under the upstream
 file names at test time; downloads use ``file://`` URLs."""
 

@@ -1,4 +1,4 @@
-"""Online pair sources (methods.md §4.6): ``download`` (atomic, checksummed), run offline on
+"""Online pair sources (docs/methods.md §4.6): ``download`` (atomic, checksummed), run offline on
 ``file://`` URLs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Online pair sources (methods.md §4.6): QQP, and the fetch layer's provenance and pins on its
+"""Online pair sources (docs/methods.md §4.6): QQP, and the fetch layer's provenance and pins on its
 archive. Run offline: the fixture is a few invented rows in the upstream layout, written to
 ``tmp_path`` under the upstream file names at test time; downloads use ``file://`` URLs."""
 

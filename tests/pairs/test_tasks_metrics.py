@@ -1,5 +1,5 @@
 """Pair tasks (label normalisation, MRPC dev cut, the TSV reader's errors) and the pair metrics on
-data with known answers (methods.md §4.6)."""
+data with known answers (docs/methods.md §4.6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Token- and sentence-level geometry metrics, as the isotropy paper's released code computes them
-(methods.md §6.1) unless a choice below says otherwise.
+(docs/methods.md §6.1) unless a choice below says otherwise.
 
 All functions are pure and take plain arrays, so each is tested on hand-made vectors. A layer is
 given as a list of per-sentence token matrices (padding already removed), with the token ids

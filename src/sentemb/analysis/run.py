@@ -1,4 +1,4 @@
-"""Run the geometry analysis of methods.md §6.1 and §7.1 on one model.
+"""Run the geometry analysis of docs/methods.md §6.1 and §7.1 on one model.
 
 The sentence set is fixed and checksummed: the first sentence of every STS-B **test** pair, in
 file order (the isotropy paper's corpus, §6.1), read from the prepare stage's output. Every

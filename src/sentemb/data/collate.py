@@ -1,4 +1,4 @@
-"""Tokenisation and padding of training batches (methods.md §1.6).
+"""Tokenisation and padding of training batches (docs/methods.md §1.6).
 
 Training truncates at ``max_seq_length`` (32 in SimCSE, DiffCSE and ESimCSE) and pads
 dynamically to the longest row of the batch; evaluation does not truncate (§0.2) and goes
@@ -29,7 +29,7 @@ def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> di
 
 def token_ids(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
     """Unpadded id lists (with [CLS]/[SEP]) truncated at ``max_length``: the input of the
-    views that edit token sequences (ESimCSE word repetition, methods.md §3.2)."""
+    views that edit token sequences (ESimCSE word repetition, docs/methods.md §3.2)."""
     enc = tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)
     return [list(ids) for ids in enc["input_ids"]]
 

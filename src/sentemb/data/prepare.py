@@ -1,6 +1,6 @@
 """The prepare stage: verified raw data in, one normalised, checksummed data directory out.
 
-Order of work (protocol.md §B.4, §F): resolve and verify the source (``sources.py``), parse
+Order of work (docs/protocol.md §B.4, §F): resolve and verify the source (``sources.py``), parse
 every file strictly (``readers.py``), check the known sizes when ``strict_upstream``, subsample
 wiki/NLI with a seeded, order-preserving draw, then write everything through one
 ``atomic_dir`` and only afterwards move the metrics file into place. A failure at any step leaves

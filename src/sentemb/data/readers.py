@@ -1,4 +1,4 @@
-"""Strict parsers for the raw training and evaluation files (methods.md §0.1, protocol.md §B.4-B.5).
+"""Strict parsers for the raw training and evaluation files (docs/methods.md §0.1, docs/protocol.md §B.4-B.5).
 
 Each reader reproduces what SimCSE's SentEval loader extracts from a file (same columns, same
 encoding, same rows kept or dropped, texts whitespace-normalised as its batcher re-joins them),
@@ -7,7 +7,7 @@ but where SentEval would crash later, silently mis-align or parse garbage, we ra
 
 Files are read as bytes and decoded once, so an undecodable byte is reported with its line.
 Files SentEval opens as latin-1 (MR, CR, SUBJ, MPQA, TREC) are decoded as latin-1, which
-cannot fail: the ``cat -v`` preprocessing left ``M-`` escapes in them (protocol.md §B.5 item 9).
+cannot fail: the ``cat -v`` preprocessing left ``M-`` escapes in them (docs/protocol.md §B.5 item 9).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _LONE_CR = re.compile("\r")
 
 
 def norm(text: str) -> str:
-    """Whitespace-normalise as SimCSE's batcher does (``" ".join(s.split())``, methods.md §0.1)."""
+    """Whitespace-normalise as SimCSE's batcher does (``" ".join(s.split())``, docs/methods.md §0.1)."""
     return " ".join(text.split())
 
 
@@ -162,7 +162,7 @@ def _nli_record(record: list[str], path: Path, line: int) -> tuple[str, str, str
     return cells  # type: ignore[return-value]
 
 
-# --- STS (methods.md §0.1) -----------------------------------------------------------------
+# --- STS (docs/methods.md §0.1) -----------------------------------------------------------------
 
 
 def read_sts_subset(input_path: Path, gold_path: Path) -> list[Example]:
@@ -181,7 +181,7 @@ def read_sts_subset(input_path: Path, gold_path: Path) -> list[Example]:
             reason = f"expected 2 tab-separated sentences, got {len(cols)} columns"
             raise DataError(input_path, reason, line=number)
         if gold == "":
-            continue  # unscored pair: SentEval drops it (protocol.md §B.5 item 8), never 0
+            continue  # unscored pair: SentEval drops it (docs/protocol.md §B.5 item 8), never 0
         score = parse_score(gold, gold_path, number, 0.0, 5.0)
         text_a, text_b = _pair(cols[0], cols[1], input_path, number)
         out.append(Example(text_a=text_a, label=score, text_b=text_b))
@@ -211,7 +211,7 @@ def read_sick(path: Path) -> list[Example]:
     return out
 
 
-# --- transfer tasks (methods.md §0.3) ------------------------------------------------------
+# --- transfer tasks (docs/methods.md §0.3) ------------------------------------------------------
 
 
 def read_binary(first: Path, second: Path) -> list[Example]:

@@ -10,7 +10,7 @@ evaluator agree on a single shape:
   with ``text_b`` set.
 
 Texts are whitespace-normalised (``" ".join(text.split())``), which is what SentEval's
-batcher feeds the tokenizer after SimCSE re-joins its token lists (methods.md §0.1).
+batcher feeds the tokenizer after SimCSE re-joins its token lists (docs/methods.md §0.1).
 Examples keep file order; evaluators sort them as SentEval does.
 """
 

@@ -1,8 +1,8 @@
 """Where the raw data comes from: an offline mirror or the HF hub, verified before any parsing.
 
 Both sources hold the files of the HF dataset repo ``princeton-nlp/datasets-for-simcse``
-(protocol.md §B.4): ``wiki1m_for_simcse.txt``, ``nli_for_simcse.csv`` and ``senteval.tar``, which
-unpacks to SentEval's ``downstream`` tree (methods.md §0.1). The mirror carries it unpacked under
+(docs/protocol.md §B.4): ``wiki1m_for_simcse.txt``, ``nli_for_simcse.csv`` and ``senteval.tar``, which
+unpacks to SentEval's ``downstream`` tree (docs/methods.md §0.1). The mirror carries it unpacked under
 ``senteval/downstream`` next to a ``SHA256SUMS`` file; the hub path downloads the pinned revision,
 checks each file against the LFS sha256 the hub reports, and unpacks the tarball into
 ``data/cache/raw/<revision>/``. With ``strict_upstream`` the evaluation files are further held to

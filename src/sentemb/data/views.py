@@ -1,8 +1,8 @@
 """View builders: pure functions that turn one token sequence into a training view.
 
-* dropout views (SimCSE, methods.md §1.2) need no builder: the same ids go through the encoder
+* dropout views (SimCSE, docs/methods.md §1.2) need no builder: the same ids go through the encoder
   twice and dropout does the rest;
-* ``word_repetition``: ESimCSE's positive view (methods.md §3.2);
+* ``word_repetition``: ESimCSE's positive view (docs/methods.md §3.2);
 * ``mlm_mask``: BERT-style masking for SimCSE's MLM auxiliary (§1.5) and DiffCSE's corrupted
   copies (§2.3, step 3).
 
@@ -23,7 +23,7 @@ IGNORE_INDEX = -100  # cross-entropy's ignore_index: positions that are not MLM 
 
 
 def word_repetition(ids: list[int], dup_rate: float, rng: random.Random, cap: int = 10) -> list[int]:
-    """Return ESimCSE's positive view of ``ids``: a few tokens repeated (methods.md §3.2).
+    """Return ESimCSE's positive view of ``ids``: a few tokens repeated (docs/methods.md §3.2).
 
     The official rule, followed exactly (``dup_type=bpe``):
 
@@ -64,7 +64,7 @@ def mlm_mask(
     prob: float,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """BERT masking of a padded batch (methods.md §1.5; DiffCSE §2.3 step 3).
+    """BERT masking of a padded batch (docs/methods.md §1.5; for DiffCSE §2.3 step 3).
 
     Each real, non-special token is selected with probability ``prob``; special tokens
     (``special_mask`` True) and padding (``attention_mask`` 0) never are. Of the selected

@@ -1,6 +1,6 @@
-"""Batched logistic regression trained exactly as SentEval's ``MLP(nhid=0)`` (methods.md §0.3).
+"""Batched logistic regression trained exactly as SentEval's ``MLP(nhid=0)`` (docs/methods.md §0.3).
 
-SentEval (protocol.md §B.3) fits one ``nn.Linear(d, C)`` per (training set, L2 value), and every
+SentEval (docs/protocol.md §B.3) fits one ``nn.Linear(d, C)`` per (training set, L2 value), and every
 classifier is built right after ``np.random.seed(seed); torch.manual_seed(seed)``. Two fits on
 the same training set therefore share their initial weights and their whole sequence of
 minibatch permutations; they differ only in weight decay and in when early stopping fires.
@@ -23,7 +23,7 @@ This module trains many such fits in lockstep:
 
 Shapes use G groups, R weight decays, C classes, D = d + 1 inputs, B minibatch rows.
 
-Early stopping follows SentEval (protocol.md §B.5 item 5): evaluate every ``epoch_size``
+Early stopping follows SentEval (docs/protocol.md §B.5 item 5): evaluate every ``epoch_size``
 passes; on improvement keep a copy of the parameters, otherwise stop once ``tenacity``
 non-improving evaluations have been seen; the counter is never reset.
 """
@@ -48,7 +48,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """SentEval classifier settings (protocol.md §B.3): optimiser, minibatch, early stopping."""
+    """SentEval classifier settings (docs/protocol.md §B.3): optimiser, minibatch, early stopping."""
 
     optim: str
     batch_size: int
@@ -164,7 +164,7 @@ class _Group:
 
 
 def _prepare_group(gid: int, group: FitGroup, seed: int) -> _Group:
-    """Resolve the dev rows as SentEval's ``prepare_split`` does (protocol.md §B.3).
+    """Resolve the dev rows as SentEval's ``prepare_split`` does (docs/protocol.md §B.3).
 
     ``RandomState(seed)`` replays the legacy global stream SentEval gets from
     ``np.random.seed(seed)``: first the validation-split permutation (if any), then one
@@ -271,7 +271,7 @@ def _dev_correct(stack: _Stack, feats: Features) -> np.ndarray:
 
 
 def _early_stop(stack: _Stack, feats: Features, tenacity: int, nepoch: int) -> None:
-    """SentEval's per-evaluation bookkeeping, vectorised over problems (protocol.md §B.5)."""
+    """SentEval's per-evaluation bookkeeping, vectorised over problems (docs/protocol.md §B.5)."""
     correct = _dev_correct(stack, feats)
     live = ~stack.stopped
     improved = live & (correct > stack.best_correct)

@@ -1,4 +1,4 @@
-"""Adam and RMSprop for the stacked classifiers of ``classifier.py`` (methods.md §0.3).
+"""Adam and RMSprop for the stacked classifiers of ``classifier.py`` (docs/methods.md §0.3).
 
 Written out with torch's single-tensor update formulas (coupled weight decay, per-group step
 counts and bias correction), so that each of the G stacked problems follows the trajectory

@@ -1,4 +1,4 @@
-"""Unsupervised STS scoring exactly as SimCSE's SentEval fork (methods.md §0.2, protocol.md §B.1-B.2).
+"""Unsupervised STS scoring exactly as SimCSE's SentEval fork (docs/methods.md §0.2, docs/protocol.md §B.1-B.2).
 
 For every task, each split (a subset for STS12-16; train/dev/test for STS-B and SICK-R) gets
 the Pearson and Spearman correlation between gold scores and the cosine of the two sentence

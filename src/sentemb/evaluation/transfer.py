@@ -1,6 +1,6 @@
 """SentEval transfer tasks (MR, CR, SUBJ, MPQA, SST2, TREC, MRPC), as SimCSE's SentEval runs them.
 
-methods.md §0.3 and protocol.md §B.3 give the protocol; the quirks of protocol.md §B.5 are kept
+docs/methods.md §0.3 and docs/protocol.md §B.3 give the protocol; the quirks of docs/protocol.md §B.5 are kept
 on purpose (mean-reduced loss, early-stopping counter never reset, nested CV with a hard-coded
 ``random_state=1111``, the classifier reseeded before every fit). The only departure is speed:
 fits that SentEval runs one after another are trained in lockstep by
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 # SentEval's PyTorch-path grid: [10**t for t in range(-5, -1)]
 REGS = tuple(10**t for t in range(-5, -1))
-INNER_KFOLD_STATE = 1111  # InnerKFoldClassifier ignores the seed (protocol.md §B.5 item 6)
+INNER_KFOLD_STATE = 1111  # InnerKFoldClassifier ignores the seed (docs/protocol.md §B.5 item 6)
 VALIDATION_SPLIT = 0.05
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -42,7 +42,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class ModeConfig:
-    """SimCSE ``--mode`` settings for transfer tasks (methods.md §0.3 table)."""
+    """SimCSE ``--mode`` settings for transfer tasks (docs/methods.md §0.3 table)."""
 
     kfold: int
     optim: str
@@ -162,7 +162,7 @@ def outer_inner_folds(y: np.ndarray, kfold: int) -> list[tuple[np.ndarray, np.nd
     """InnerKFoldClassifier's folds: ``(outer_train, outer_test, [(in_train, in_test)...])``.
 
     Inner indices are mapped back to rows of ``y``. Both splitters use the hard-coded
-    ``random_state=1111`` (protocol.md §B.5 item 6).
+    ``random_state=1111`` (docs/protocol.md §B.5 item 6).
     """
     skf = StratifiedKFold(n_splits=kfold, shuffle=True, random_state=INNER_KFOLD_STATE)
     inner = StratifiedKFold(n_splits=kfold, shuffle=True, random_state=INNER_KFOLD_STATE)
@@ -190,7 +190,7 @@ def _accuracy(correct: int, n: int) -> float:
 
 
 def inner_kfold(feats: Features, y: np.ndarray, kfold: int, cfg: TrainConfig) -> dict:
-    """Nested CV of MR/CR/SUBJ/MPQA (InnerKFoldClassifier, protocol.md §B.3).
+    """Nested CV of MR/CR/SUBJ/MPQA (InnerKFoldClassifier, docs/protocol.md §B.3).
 
     All ``kfold x kfold`` inner fits of every outer fold (4 regs each) train in one lockstep
     run; the ``kfold`` outer refits (5 % validation split) in a second one.

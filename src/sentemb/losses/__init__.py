@@ -1,4 +1,4 @@
-"""Loss registry (style.md §3.3): the names ``params.yaml`` uses, mapped to loss classes.
+"""Loss registry (docs/design.md §4.1): the names ``params.yaml`` uses, mapped to loss classes.
 
 An explicit dict, not decorators: the registry is complete as soon as this module is imported
 and can be read in one place. Adding a loss is one line here; tests/losses/test_contract.py then
@@ -40,7 +40,7 @@ LOSSES: dict[str, type[Loss]] = {
     "mhs": MHSLoss,
     "vicreg": VICRegLoss,
     "barlow_twins": BarlowTwinsLoss,
-    # pair scoring (methods.md §4): text_a/text_b/labels as anchor/positive/labels
+    # pair scoring (docs/methods.md §4): text_a/text_b/labels as anchor/positive/labels
     "bsc": BatchSoftmaxContrastiveLoss,
     "combo": ComboLoss,
     "cosine_mse": CosineMSELoss,

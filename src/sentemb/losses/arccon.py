@@ -1,4 +1,4 @@
-"""ArcCon: InfoNCE with an additive angular margin on the positive (methods.md §5.3)."""
+"""ArcCon: InfoNCE with an additive angular margin on the positive (docs/methods.md §5.3)."""
 
 from __future__ import annotations
 

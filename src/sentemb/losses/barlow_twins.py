@@ -64,7 +64,7 @@ class BarlowTwinsLoss(SwitchableLoss):
         1. Li, Zhang, Nie. Towards Better Understanding of Contrastive Sentence Representation
            Learning: A Unified Paradigm for Gradient. ACL 2024 (arXiv 2402.18281).
         2. BDBC-KG-NLP/UnderstandingCSE at commit f3b2839, isotropy/models.py (the Barlow Twins
-           objective and its three modifications), as restated in methods.md §5.6.
+           objective and its three modifications), as restated in docs/methods.md §5.6.
         3. Zbontar, Jing, Misra, LeCun, Deny. Barlow Twins: Self-Supervised Learning via
            Redundancy Reduction. ICML 2021.
 

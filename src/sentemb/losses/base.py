@@ -28,7 +28,7 @@ from torch import nn
 class EmbeddingBatch:
     """Sentence embeddings of one training step (not normalised; losses normalise as they need).
 
-    anchor:          (B, D)  view 1 of each sentence (u in methods.md §1.2)
+    anchor:          (B, D)  view 1 of each sentence (u in docs/methods.md §1.2)
     positive:        (B, D)  view 2 / entailment hypothesis (v)
     hard_negative:   (B, D)  optional contradiction hypothesis (w, §1.3)
     extra_negatives: (K, D)  optional detached extra candidates, e.g. the ESimCSE queue (§3.3)

@@ -1,4 +1,4 @@
-"""The batch-softmax contrastive loss of Chernyavskiy et al. (methods.md §4.2, §4.3)."""
+"""The batch-softmax contrastive loss of Chernyavskiy et al. (docs/methods.md §4.2, §4.3)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from sentemb.losses.stats import cosine_matrix
 
 
 class BatchSoftmaxContrastiveLoss(Loss):
-    r"""Symmetric batch-softmax contrastive loss over labelled pairs (methods.md §4.2).
+    r"""Symmetric batch-softmax contrastive loss over labelled pairs (docs/methods.md §4.2).
 
     With Q, A the (m, d) embeddings of the two sides after ``norm`` (§4.3), α = 1/τ and
     M = α·QAᵀ, binary labels b_i = [y_i ≥ t] (or > t) and
@@ -61,7 +61,7 @@ class BatchSoftmaxContrastiveLoss(Loss):
     References:
         1. Chernyavskiy, Ilvovsky, Kalinin, Nakov. Batch-Softmax Contrastive Loss for
            Pairwise Sentence Scoring Tasks. NAACL 2022 (arXiv 2110.15725), §3.1-3.3.
-        2. methods.md §4.2-4.3 (official-code behaviour: mean over directions, coordinate
+        2. docs/methods.md §4.2-4.3 (official-code behaviour: mean over directions, coordinate
            range normalisation without centring, label masking over the full batch).
 
     Relations:

@@ -1,4 +1,4 @@
-"""The combo loss μ·BSC + (1 − μ)·MSE of methods.md §4.2."""
+"""The combo loss μ·BSC + (1 − μ)·MSE of docs/methods.md §4.2."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sentemb.losses.cosine_mse import CosineMSELoss
 
 
 class ComboLoss(Loss):
-    r"""L = μ·L_BSC + (1 − μ)·L_MSE (methods.md §4.2, "Combo loss").
+    r"""L = μ·L_BSC + (1 − μ)·L_MSE (docs/methods.md §4.2, "Combo").
 
     L_BSC sees the labels binarised, L_MSE the graded labels in [0, 1]. The official
     ``ComboBSCLoss`` (aschern/BSC-loss) binarises ``labels >= 0.5`` whatever threshold it is

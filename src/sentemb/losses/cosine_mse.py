@@ -1,4 +1,4 @@
-"""Cosine-similarity regression onto the pair label: the MSE baseline of methods.md §4.2."""
+"""Cosine-similarity regression onto the pair label: the MSE baseline of docs/methods.md §4.2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sentemb.losses.stats import cosine_matrix
 
 
 class CosineMSELoss(Loss):
-    r"""L_MSE = mean_i (cos(q_i, a_i) − y_i)² with y_i in [0, 1] (methods.md §4.2, "Combo loss").
+    r"""L_MSE = mean_i (cos(q_i, a_i) − y_i)² with y_i in [0, 1] (docs/methods.md §4.2, "Combo").
 
     The regression target is the (normalised, graded or binary) label itself; nothing is
     binarised. Only the batch's own pairs enter the loss, so batch composition does not matter

@@ -1,4 +1,4 @@
-"""In-batch InfoNCE exactly as SimCSE computes it (methods.md §1.2, §1.3, §3.3)."""
+"""In-batch InfoNCE exactly as SimCSE computes it (docs/methods.md §1.2, §1.3, §3.3)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class InfoNCELoss(Loss):
            Eq. 1 and Eq. 8 (hard negatives).
         2. princeton-nlp/SimCSE at commit 49fa580, simcse/models.py ``cl_forward``:
            https://github.com/princeton-nlp/SimCSE/blob/49fa580/simcse/models.py
-        3. Wu et al. ESimCSE, 2021 (the queue as extra negatives; methods.md §3.3).
+        3. Wu et al. ESimCSE, 2021 (the queue as extra negatives; docs/methods.md §3.3).
 
     Relations:
         - ``hard_negative_weight=0`` with no hard negatives is unsupervised SimCSE; with hard

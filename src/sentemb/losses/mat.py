@@ -1,4 +1,4 @@
-"""MAT: margin triplet on angles with the closest in-batch negative (methods.md §5.3)."""
+"""MAT: margin triplet on angles with the closest in-batch negative (docs/methods.md §5.3)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class MATLoss(Loss):
     References:
         1. Nie, Zhang, Mao. On the Inadequacy of Optimizing Alignment and Uniformity in
            Contrastive Learning of Sentence Representations. ICLR 2023.
-        2. The ``mat`` loss of BDBC-KG-NLP/UnderstandingCSE (isotropy/models.py); methods.md §5.3.
+        2. The ``mat`` loss of BDBC-KG-NLP/UnderstandingCSE (isotropy/models.py); docs/methods.md §5.3.
 
     Relations:
         - Unified form (§5.4, derived): GD_i = 1[θ_{ij*} − θ_ii < mπ]/sin θ_{ij*}, W one-hot on

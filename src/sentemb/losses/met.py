@@ -1,4 +1,4 @@
-"""MET: margin triplet on Euclidean distance with the nearest in-batch negative (methods.md §5.3)."""
+"""MET: margin triplet on Euclidean distance with the nearest in-batch negative (docs/methods.md §5.3)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class METLoss(Loss):
 
     References:
         1. Li, Zhang, Nie. A Unified Paradigm for Gradient. ACL 2024, the ``met`` loss of
-           BDBC-KG-NLP/UnderstandingCSE (isotropy/models.py); methods.md §5.3.
+           BDBC-KG-NLP/UnderstandingCSE (isotropy/models.py); docs/methods.md §5.3.
 
     Relations:
         - Unified form (§5.4): GD_i = 1[d_{ij*} − d_ii < m]/d_{ij*}, W one-hot on j*,

@@ -1,4 +1,4 @@
-"""MHE: alignment plus log-sum-exp uniformity, original and modified (methods.md §5.6)."""
+"""MHE: alignment plus log-sum-exp uniformity, original and modified (docs/methods.md §5.6)."""
 
 from __future__ import annotations
 
@@ -50,14 +50,14 @@ class MHELoss(SwitchableLoss):
         1. Li, Zhang, Nie. Towards Better Understanding of Contrastive Sentence Representation
            Learning: A Unified Paradigm for Gradient. ACL 2024 (arXiv 2402.18281).
         2. BDBC-KG-NLP/UnderstandingCSE at commit f3b2839, isotropy/models.py (the MHE objective
-           and its three modifications), as restated in methods.md §5.6.
+           and its three modifications), as restated in docs/methods.md §5.6.
         3. Wang, Isola. Understanding Contrastive Representation Learning through Alignment and
            Uniformity on the Hypersphere. ICML 2020.
 
     Relations:
         - With all flags off it is alignment + uniformity (t = ½) with weight λ, computed on
           log-sum-exp rather than log-mean-exp (a constant apart).
-        - With all three flags the gradient on u_i has the contrastive form of methods.md §5.4
+        - With all three flags the gradient on u_i has the contrastive form of docs/methods.md §5.4
           (up to radial parts): GD a 0/1 gate, a push λ·ω^U_i·Σ_{j≠i} W_ij u_j with W the
           softmax over same-view neighbours at τ_w, and a pull R(ω^U_i + ω^V_i)·v_i (both
           directions' alignment terms pull u_i), so the effective ratio is about 2R/λ.

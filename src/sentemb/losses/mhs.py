@@ -1,4 +1,4 @@
-"""MHS: alignment plus max-min separation, original and modified (methods.md §5.6)."""
+"""MHS: alignment plus max-min separation, original and modified (docs/methods.md §5.6)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class MHSLoss(Loss):
     - original (flags off): c0_i = c1_i = 1, i.e. λ·[separation] + mean_i (2 − 2u_i·v_i)
       (one half per direction; §5.6 "MHS");
     - ``w_r``: c0_i = R / sg(n0_i), c1_i = R / sg(n1_i), so the pull is R/(nearest-negative
-      distance), MET's ratio (methods.md §5.4);
+      distance), MET's ratio (docs/methods.md §5.4);
     - ``w_gd``: before anything else, rows of U whose nearest other row of U has 1 − cos ≥ m
       (same for V with V's neighbours; the *same-view* neighbour, as in the official code, not
       the nearest negative used above) are detached: they stay in every term, without gradient.
@@ -58,11 +58,11 @@ class MHSLoss(Loss):
         1. Li, Zhang, Nie. Towards Better Understanding of Contrastive Sentence Representation
            Learning: A Unified Paradigm for Gradient. ACL 2024 (arXiv 2402.18281).
         2. BDBC-KG-NLP/UnderstandingCSE at commit f3b2839, isotropy/models.py (the MHS objective
-           and its modifications), as restated in methods.md §5.6.
+           and its modifications), as restated in docs/methods.md §5.6.
 
     Relations:
         - With ``w_r`` the gradient on u_i is, up to radial parts, (λ/(N·n0_i))·v_{j*} −
-          (R/N)(1/n0_i + 1/n1_i)·v_i, j* the nearest negative: the form of methods.md §5.4 with
+          (R/N)(1/n0_i + 1/n1_i)·v_i, j* the nearest negative: the form of docs/methods.md §5.4 with
           W one-hot on the nearest negative as in MET (§5.3), GD ∝ 1/n0_i, and an effective
           ratio of about 2R/λ, since both directions' alignment terms pull u_i.
         - ``margin`` above 2 keeps the gate always open: ``w_gd`` then changes nothing.

@@ -1,8 +1,8 @@
-"""Shared pieces of the four non-contrastive objectives of Li, Zhang, Nie (methods.md §5.6).
+"""Shared pieces of the four non-contrastive objectives of Li, Zhang, Nie (docs/methods.md §5.6).
 
 The objectives (``mhe``, ``mhs``, ``vicreg``, ``barlow_twins``) each come in an original form and
 a modified form with three independent switches, which give the gradient the contrastive shape
-GD_i · Σ_{j≠i} W_ij (h′_j − R·h′_i) of methods.md §5.4:
+GD_i · Σ_{j≠i} W_ij (h′_j − R·h′_i) of docs/methods.md §5.4:
 
 - ``w_gd`` (gradient dissipation): :func:`gate_views`, a per-row gate on the nearest same-view
   neighbour;

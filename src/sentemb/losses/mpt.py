@@ -1,4 +1,4 @@
-"""MPT: margin triplet on cosine similarity with the hardest in-batch negative (methods.md §5.3)."""
+"""MPT: margin triplet on cosine similarity with the hardest in-batch negative (docs/methods.md §5.3)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class MPTLoss(Loss):
 
     References:
         1. Li, Zhang, Nie. A Unified Paradigm for Gradient. ACL 2024, the ``mpt`` loss of
-           BDBC-KG-NLP/UnderstandingCSE (isotropy/models.py); methods.md §5.3.
+           BDBC-KG-NLP/UnderstandingCSE (isotropy/models.py); docs/methods.md §5.3.
 
     Relations:
         - Unified form (§5.4): GD_i = 1[s_ii − s_{ij*} < m], W one-hot on j*, R = 1 (tested).

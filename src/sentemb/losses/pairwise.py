@@ -1,4 +1,4 @@
-"""Pieces shared by the pair-scoring losses of methods.md §4 (BSC, combo, cosine MSE, triplet).
+"""Pieces shared by the pair-scoring losses of docs/methods.md §4 (BSC, combo, cosine MSE, triplet).
 
 Each pair loss reads ``EmbeddingBatch.anchor`` as Q (the ``text_a`` side), ``positive`` as A (the
 ``text_b`` side) and ``labels`` as y in [0, 1] (graded labels are normalised when loaded,

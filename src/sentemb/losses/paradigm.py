@@ -1,4 +1,4 @@
-"""Measured gradient components of any loss (methods.md §5.4): GD, W and R per anchor.
+"""Measured gradient components of any loss (docs/methods.md §5.4): GD, W and R per anchor.
 
 Li et al. write the gradient of an effective contrastive loss for anchor i as
 

@@ -1,4 +1,4 @@
-"""The "simulated gradient" probe of Li et al. (methods.md §5.5): a loss built so that its
+"""The "simulated gradient" probe of Li et al. (docs/methods.md §5.5): a loss built so that its
 gradient is GD·Σ_j W_ij (h'_j − R·h'_i) with each component set by one parameter."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Standard per-step statistics shared by the losses (style.md §3.7, methods.md §7.1).
+"""Standard per-step statistics shared by the losses (docs/design.md §2.6, docs/methods.md §7.1).
 
 Every function returns a detached 0-dim tensor, so a loss can put the results straight into
 ``LossOutput.stats``. Inputs need not be normalised: the functions that speak of cosines or of

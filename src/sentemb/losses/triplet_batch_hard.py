@@ -38,7 +38,7 @@ class TripletBatchHardLoss(Loss):
         1. Schroff, Kalenichenko, Philbin. FaceNet. CVPR 2015 (triplet loss with a margin).
         2. Hermans, Beyer, Leibe. In Defense of the Triplet Loss for Person Re-Identification.
            2017 (batch-hard mining).
-        3. Chernyavskiy et al., NAACL 2022, the triplet baseline rows (methods.md §4.5-4.6).
+        3. Chernyavskiy et al., NAACL 2022, the triplet baseline rows (docs/methods.md §4.5-4.6).
 
     Relations:
         - sentence-transformers ``TripletLoss`` with ``TripletDistanceMetric.COSINE`` (up to

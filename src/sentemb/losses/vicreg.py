@@ -58,7 +58,7 @@ class VICRegLoss(SwitchableLoss):
         1. Li, Zhang, Nie. Towards Better Understanding of Contrastive Sentence Representation
            Learning: A Unified Paradigm for Gradient. ACL 2024 (arXiv 2402.18281).
         2. BDBC-KG-NLP/UnderstandingCSE at commit f3b2839, isotropy/models.py (the VICReg
-           objective and its three modifications), as restated in methods.md §5.6.
+           objective and its three modifications), as restated in docs/methods.md §5.6.
         3. Bardes, Ponce, LeCun. VICReg: Variance-Invariance-Covariance Regularization for
            Self-Supervised Learning. ICLR 2022.
 
@@ -67,7 +67,7 @@ class VICRegLoss(SwitchableLoss):
           compare its numbers with theirs.
         - With all three flags the gradient on x_i is, up to radial parts,
           GD_i·λ·[Σ_{j≠i} Ω_ij (x_j − R·y_i) − R(Σ_{j≠i} Ω′_ij)·y_i], Ω′ the weights of f(y, x):
-          the contrastive form of methods.md §5.4 with W a softmax over same-view neighbours.
+          the contrastive form of docs/methods.md §5.4 with W a softmax over same-view neighbours.
         - barlow_twins.py is the same skeleton with Ω on the *other* view's Gram matrix.
     """
 

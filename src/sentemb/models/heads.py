@@ -1,11 +1,11 @@
 """Training-time heads and the momentum (EMA) encoder.
 
 * ``MLPHead``: SimCSE's Linear(d→d) + tanh over the pooled vector, randomly initialised
-  (methods.md §1.1), used in training only for unsupervised runs (``mlp_only_train``);
+  (docs/methods.md §1.1), used in training only for unsupervised runs (``mlp_only_train``);
 * ``LinearHead``: Li et al.'s Linear(d→d) without activation, N(0, 0.006²) weight and bias
-  (methods.md §5.2), also training-only;
-* ``BNProjector``: DiffCSE's batch-normalised projector (methods.md §2.2);
-* ``MomentumEncoder``: ESimCSE's EMA copy of the encoder body (methods.md §3.3).
+  (docs/methods.md §5.2), also training-only;
+* ``BNProjector``: DiffCSE's batch-normalised projector (docs/methods.md §2.2);
+* ``MomentumEncoder``: ESimCSE's EMA copy of the encoder body (docs/methods.md §3.3).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MOMENTUM_INITS: tuple[str, ...] = ("copy_pretrained", "random_reference")
 
 
 class MLPHead(nn.Module):
-    """Linear(d→d) + tanh (methods.md §1.1).
+    """Linear(d→d) + tanh (docs/methods.md §1.1).
 
     Initialised as BERT's ``_init_weights`` initialises a fresh Linear (weights ~ N(0, std²),
     bias 0, std = ``config.initializer_range``): SimCSE builds this head new, and does not reuse
@@ -45,7 +45,7 @@ class MLPHead(nn.Module):
 
 
 class LinearHead(nn.Module):
-    """Linear(d→d) with no activation, weight and bias ~ N(0, 0.006²) (methods.md §5.2: the
+    """Linear(d→d) with no activation, weight and bias ~ N(0, 0.006²) (docs/methods.md §5.2: the
     ``custom_param_init`` of Li et al.'s code). ``init_std`` overrides 0.006."""
 
     def __init__(self, dim: int, init_std: float = 0.006) -> None:
@@ -59,7 +59,7 @@ class LinearHead(nn.Module):
 
 
 class BNProjector(nn.Module):
-    """DiffCSE's projector (methods.md §2.2): Linear(d→2d, no bias) → BatchNorm1d(2d) → ReLU →
+    """DiffCSE's projector (docs/methods.md §2.2): Linear(d→2d, no bias) → BatchNorm1d(2d) → ReLU →
     Linear(2d→d, no bias) → BatchNorm1d(d, affine=False).
 
     The batch statistics are taken over every row given at once (both views together, as the
@@ -103,7 +103,7 @@ def build_head(name: str, dim: int, init_std: float = 0.02) -> nn.Module:
 
 
 class MomentumEncoder(nn.Module):
-    """An EMA copy of a ``SentenceEncoder``'s body, never trained by gradient (methods.md §3.3).
+    """An EMA copy of a ``SentenceEncoder``'s body, never trained by gradient (docs/methods.md §3.3).
 
     ``encoder`` is a ``SentenceEncoder`` (backbone + the same pooler) around a deep copy of the
     online backbone; every parameter has ``requires_grad=False``. Only the body is copied and
@@ -137,7 +137,7 @@ class MomentumEncoder(nn.Module):
         log.info("momentum encoder initialised with %s", init)
 
     def train(self, mode: bool = True) -> MomentumEncoder:
-        """Always eval mode: the momentum encoder encodes without dropout (methods.md §3.3), even
+        """Always eval mode: the momentum encoder encodes without dropout (docs/methods.md §3.3), even
         when the objective around it is put in train mode."""
         return super().train(False)
 

@@ -1,4 +1,4 @@
-"""The one pooler implementation used by training, evaluation and export (methods.md §0.4).
+"""The one pooler implementation used by training, evaluation and export (docs/methods.md §0.4).
 
 | name              | sentence vector                                                           |
 |-------------------|---------------------------------------------------------------------------|

@@ -1,4 +1,4 @@
-"""The contract every objective follows (style.md §3.2).
+"""The contract every objective follows (docs/design.md §3.1).
 
 An objective is the recipe around a loss: it tokenizes the raw texts of a step, builds the
 views (dropout twice for SimCSE, word repetition for ESimCSE, corrupted copies for DiffCSE),

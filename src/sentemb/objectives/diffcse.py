@@ -1,4 +1,4 @@
-"""DiffCSE: SimCSE plus a conditional replaced-token-detection (RTD) term (methods.md §2).
+"""DiffCSE: SimCSE plus a conditional replaced-token-detection (RTD) term (docs/methods.md §2).
 
 One step, in the reference code's order (§2.3):
 
@@ -191,8 +191,8 @@ class DiffCSEObjective(Objective):
         return self.rtd_head(out.last_hidden_state)  # (B, T, 2)
 
     def _bn_stats(self) -> dict[str, torch.Tensor]:
-        """Mean running mean/variance of each projector BatchNorm (methods.md §2, "Pipeline
-        implications": log the BatchNorm running statistics)."""
+        """Mean running mean/variance of each projector BatchNorm (docs/methods.md §2.5: the
+        projector's BatchNorm running statistics are logged)."""
         stats: dict[str, torch.Tensor] = {}
         norms = [m for m in self.projector.modules() if isinstance(m, nn.BatchNorm1d)]
         for i, bn in enumerate(norms):

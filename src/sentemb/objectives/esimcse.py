@@ -1,4 +1,4 @@
-"""ESimCSE: word-repetition positives + momentum-encoder queue of extra negatives (methods.md §3).
+"""ESimCSE: word-repetition positives + momentum-encoder queue of extra negatives (docs/methods.md §3).
 
 One step (``forward`` in train mode):
 
@@ -61,7 +61,7 @@ DUP_TYPES: tuple[str, ...] = ("bpe", "word")
 
 
 class ESimCSEObjective(Objective):
-    """ESimCSE (methods.md §3); see the module docstring for the step and the behaviours.
+    """ESimCSE (docs/methods.md §3); see the module docstring for the step and the behaviours.
 
     Args:
         encoder, tokenizer, loss: as in ``TwoViewObjective`` (the loss must accept

@@ -1,4 +1,4 @@
-"""Token-replacement generators for DiffCSE (methods.md §2.2 "Generator G", §2.3 step 4).
+"""Token-replacement generators for DiffCSE (docs/methods.md §2.2 "Generator G", §2.3 step 4).
 
 A generator turns the masked copy of a batch into the edited sentence x'' that the conditional
 discriminator has to tell apart from the original. It never trains: ``generate`` runs under

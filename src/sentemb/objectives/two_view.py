@@ -1,6 +1,6 @@
 """SimCSE-style objective: two (or three) views per example, one encoder pass, any loss.
 
-Unsupervised (methods.md §1.2): every sentence appears twice; the 2N rows go through the
+Unsupervised (docs/methods.md §1.2): every sentence appears twice; the 2N rows go through the
 encoder in ONE forward pass, so the copies get independent dropout masks (the training loop
 keeps the objective in train mode; in eval mode both copies are identical). Supervised (§1.3):
 premise, entailment and contradiction (u, v, w) are encoded in one pass of 3N rows. The
@@ -59,7 +59,7 @@ def views_of(batch: TextBatch) -> list[list[str]]:
 
 
 class TwoViewObjective(Objective):
-    """SimCSE unsup/sup (+ optional MLM) around any registered loss (methods.md §1.2–§1.5).
+    """SimCSE unsup/sup (+ optional MLM) around any registered loss (docs/methods.md §1.2–§1.5).
 
     Args:
         encoder: ``SentenceEncoder`` (backbone + pooler) being trained.

@@ -1,4 +1,4 @@
-"""Pair-task fine-tuning with the batch-softmax contrastive loss (methods.md §4).
+"""Pair-task fine-tuning with the batch-softmax contrastive loss (docs/methods.md §4).
 
 A bi-encoder is fine-tuned on labelled pairs ``(text_a, text_b, label)`` and scored by the
 cosine of the two embeddings. Modules: ``records`` (the pair dataset interface), ``tasks`` (the

@@ -1,4 +1,4 @@
-"""The order in which the training pairs are visited in one epoch: the data shuffling of BSC (methods.md §4.4).
+"""The order in which the training pairs are visited in one epoch: the data shuffling of BSC (docs/methods.md §4.4).
 
 The training loop cuts consecutive batches of ``batch_size`` from :func:`epoch_order`. The goal
 (§4.4) is to put likely hard negatives into one batch without explicit mining: pairs whose
@@ -87,7 +87,8 @@ _NEEDS_EMBED = ("example_knn", "cluster")
 def epoch_order(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *, embed: Embed | None = None,
                 group_size: int = 8, knn_candidates: int = 200, allow_identical: bool = True,
                 shingle_size: int = 2, n_clusters: int = 300) -> np.ndarray:
-    """The visiting order of ``pairs`` in ``epoch`` (methods.md §4.4): an int64 permutation of ``range(len(pairs))``.
+    """The visiting order of ``pairs`` in ``epoch`` (docs/methods.md §4.4): an int64 permutation of
+    ``range(len(pairs))``.
 
     Args:
         strategy: one of ``STRATEGIES`` (see the module docstring).
@@ -114,7 +115,7 @@ def epoch_order(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *,
 def epoch_groups(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *, embed: Embed | None = None,
                  group_size: int = 8, knn_candidates: int = 200, allow_identical: bool = True,
                  shingle_size: int = 2, n_clusters: int = 300) -> list[list[int]]:
-    """The groups of :func:`epoch_order`, in visiting order; their concatenation is the order (methods.md §4.4).
+    """The groups of :func:`epoch_order`, in visiting order; their concatenation is the order (docs/methods.md §4.4).
 
     ``none`` and ``random`` give singletons. ``example_knn`` gives the groups of
     :func:`example_knn_groups` after the whole sequence is reversed, so each group's members are
@@ -150,7 +151,7 @@ def epoch_groups(strategy: Strategy, pairs: list[Pair], epoch: int, seed: int, *
 def example_knn_groups(embeddings: np.ndarray, texts: Sequence[str], visit: np.ndarray | None = None, *,
                        group_size: int = 8, knn_candidates: int = 200,
                        allow_identical: bool = True) -> list[list[int]]:
-    """Greedy nearest-neighbour groups of example-based shuffling, in the order they are formed (methods.md §4.4).
+    """Greedy nearest-neighbour groups of example-based shuffling, in the order they are formed (docs/methods.md §4.4).
 
     For each example e of ``visit`` (default: index order) not yet used, its ``knn_candidates``
     nearest embeddings (exact L2, e itself included and skipped as used) are scanned closest
@@ -202,7 +203,8 @@ def content_words(text: str) -> list[str]:
 
 
 def shingle_keys(texts: Sequence[str], shingle_size: int, rng: np.random.Generator) -> list[str]:
-    """One random shingle per text: ``shingle_size`` consecutive content words, sorted and joined (methods.md §4.4).
+    """One random shingle per text: ``shingle_size`` consecutive content words, sorted and joined
+    (docs/methods.md §4.4).
 
     The window start is uniform over the valid positions, one draw of ``rng`` per text. A text with
     fewer than ``shingle_size`` content words gets a key of its own (``"\\0<index>"``; ``\\w+``
@@ -223,7 +225,7 @@ def shingle_keys(texts: Sequence[str], shingle_size: int, rng: np.random.Generat
 
 
 def cluster_keys(embeddings: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
-    """k-means cluster ids of ``embeddings`` (methods.md §4.4), ``n_clusters`` capped at the number of rows.
+    """k-means cluster ids of ``embeddings`` (docs/methods.md §4.4), ``n_clusters`` capped at the number of rows.
 
     ``random_state=seed`` fixes the clustering for a given run and embedding.
     """
@@ -237,7 +239,7 @@ def cluster_keys(embeddings: np.ndarray, n_clusters: int, seed: int) -> np.ndarr
 
 
 def key_groups(keys: Sequence[Hashable], group_size: int, rng: np.random.Generator) -> list[list[int]]:
-    """Fast-shuffling groups (methods.md §4.4), in visiting order.
+    """Fast-shuffling groups (docs/methods.md §4.4), in visiting order.
 
     Sort by key with a random order inside each run of equal keys, cut every run into consecutive
     groups of at most ``group_size``, give the groups random ids (a permutation of ``0..G-1``) and

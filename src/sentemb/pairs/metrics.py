@@ -1,4 +1,4 @@
-"""Task metrics of the pair stage (methods.md §4.6): regression, classification, ranking.
+"""Task metrics of the pair stage (docs/methods.md §4.6): regression, classification, ranking.
 
 Scales follow the paper's tables: Spearman and F1/accuracy x100, ranking metrics in [0, 1].
 

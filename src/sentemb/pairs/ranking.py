@@ -1,4 +1,4 @@
-"""Ranking metrics for the pair tasks: MRR, MAP, P@1, nDCG@1 and HasPositive@k (methods.md §4.6).
+"""Ranking metrics for the pair tasks: MRR, MAP, P@1, nDCG@1 and HasPositive@k (docs/methods.md §4.6).
 
 A ranking task is a set of queries, each with candidate documents scored by the cosine of the
 two embeddings (§4.1). The metric functions take, per query, the relevance values of its
@@ -51,7 +51,7 @@ Gain = Callable[[float], float]
 
 @dataclass(frozen=True)
 class RankingSet:
-    """The queries, documents and judgements of one ranking split (methods.md §4.6).
+    """The queries, documents and judgements of one ranking split (docs/methods.md §4.6).
 
     ``qrels[qid][doc_id]`` is the graded relevance in [0, 1]; a document absent from a query's
     qrels has relevance 0. ``candidates[qid]`` lists the documents to rank for ``qid`` (the

@@ -1,4 +1,4 @@
-"""The pair dataset interface shared by every pair task (methods.md §4.1, §4.6).
+"""The pair dataset interface shared by every pair task (docs/methods.md §4.1, §4.6).
 
 A ``Pair`` is ``(text_a, text_b, label)`` with the label in [0, 1]: binary tasks use 0/1, graded
 tasks are normalised to [0, 1] when loaded (STS-B /5, SICK-R (x-1)/4, Antique (x-1)/3), as the

@@ -1,4 +1,4 @@
-"""Pair tasks available offline, built from the prepare stage's SentEval files (methods.md §4.6).
+"""Pair tasks available offline, built from the prepare stage's SentEval files (docs/methods.md §4.6).
 
 * ``STSBenchmark`` (regression): gold 0-5 divided by 5; train/dev/test as SentEval ships them.
 * ``SICKRelatedness`` (regression): gold 1-5 mapped by (x - 1)/4; train/trial(dev)/test.

@@ -27,7 +27,8 @@ LAYER_PANELS = (("anisotropy_baseline", "anisotropy baseline"), ("intra_sim_adju
 
 
 def fig_layers(analyses: Mapping[str, dict[str, Any]]) -> Figure:
-    """§6.1 metrics by layer, one line per row (isotropy, contextualisation, rogue dims, norms)."""
+    """The docs/methods.md §6.1 metrics by layer, one line per row (isotropy, contextualisation, rogue dims,
+    norms)."""
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, (key, title) in zip(axes.flat, LAYER_PANELS):
         for row, doc in analyses.items():

@@ -1,4 +1,4 @@
-"""Process-group helpers and the differentiable gather of SimCSE (methods.md §1.4, protocol.md §E).
+"""Process-group helpers and the differentiable gather of SimCSE (docs/methods.md §1.4, docs/protocol.md §E).
 
 Without gathering, each DDP rank computes InfoNCE on its own slice, so every anchor sees only
 B_local − 1 negatives and the contrastive batch silently shrinks with the number of devices.

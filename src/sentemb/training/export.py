@@ -3,9 +3,9 @@
 The directory holds the backbone in plain HF format (``AutoModel.from_pretrained``), the
 tokenizer, the sentence-transformers module files (``SentenceTransformer(path)`` reads the same
 weights plus a Pooling module, and a tanh Dense module when the MLP is kept), and
-``sentemb.json`` recording the pooler to evaluate with and the train-time head (style.md §3.13).
+``sentemb.json`` recording the pooler to evaluate with and the train-time head (docs/design.md §3.4).
 
-With ``eval_pooler == "cls"`` (supervised SimCSE keeps its MLP, methods.md §1.8) the MLP weights
+With ``eval_pooler == "cls"`` (supervised SimCSE keeps its MLP, docs/methods.md §1.8) the MLP weights
 are copied into the backbone's pooler, so the HF model's ``pooler_output`` is the trained MLP,
 exactly as SimCSE's ``simcse_to_huggingface.py`` conversion does.
 """

@@ -1,4 +1,4 @@
-"""Online loaders for the BSC paper's pair datasets that the offline mirror lacks (methods.md §4.6).
+"""Online loaders for the BSC paper's pair datasets that the offline mirror lacks (docs/methods.md §4.6).
 
 Each source has two layers: ``fetch_<name>(cache_dir) -> Path`` downloads (and unzips) the
 upstream files into ``cache_dir/<name>`` and writes ``provenance.json`` (URL, sha256, whether it
@@ -6,7 +6,7 @@ was pinned); ``read_<name>(root) -> PairTask`` parses them strictly: every malfo
 ``DataError(path, reason, line)`` (for XML, the parser's line). ``PAIR_SOURCES`` maps a name to
 ``(fetch, read, kind)``; ``ranking_set`` gives the ``RankingSet`` a ranking split is scored on.
 
-Labels are normalised to [0, 1] (methods.md §4.2): Antique (x-1)/3; CQA-A Good=1,
+Labels are normalised to [0, 1] (docs/methods.md §4.2): Antique (x-1)/3; CQA-A Good=1,
 PotentiallyUseful=0, Bad=0; CQA-B PerfectMatch=1, Relevant=1, Irrelevant=0; QQP is_duplicate;
 PFCC-S 1 for a tweet and the verified claim that debunks it. ``Pair.group`` is the query id.
 
@@ -107,7 +107,7 @@ NDCG_GAINS: dict[str, Callable[[float], float]] = {"antique": antique_gain}
 
 
 def ranking_set(name: str, root: str | Path, task: PairTask, split: str) -> RankingSet:
-    """The RankingSet a ranking task's ``split`` is scored on (methods.md §4.6).
+    """The RankingSet a ranking task's ``split`` is scored on (docs/methods.md §4.6).
 
     The queries and judgements are those of ``task.split(split)`` (which may be a split the
     pipeline carved, ``tasks.ensure_splits``). PFCC-S ranks them against every verified claim

@@ -1,6 +1,6 @@
-"""Antique (non-factoid question answering), a ranking task (methods.md §4.6).
+"""Antique (non-factoid question answering), a ranking task (docs/methods.md §4.6).
 
-Labels: the grade 1..4 normalised to (x-1)/3 (methods.md §4.2); ``antique_gain`` gives the raw
+Labels: the grade 1..4 normalised to (x-1)/3 (docs/methods.md §4.2); ``antique_gain`` gives the raw
 grade back for nDCG. ``Pair.group`` is the query id. Splits: the official train and test qrels
 (27,422 / 6,589 pairs, the paper's "train / val").
 """

@@ -1,5 +1,5 @@
 """SemEval Task 3 community question answering, subtasks A (CQA-A) and B (CQA-B), ranking tasks
-(methods.md §4.6). The files are XML, parsed with expat so that errors carry the parser's line.
+(docs/methods.md §4.6). The files are XML, parsed with expat so that errors carry the parser's line.
 
 Labels: CQA-A Good=1, PotentiallyUseful=0, Bad=0; CQA-B PerfectMatch=1, Relevant=1,
 Irrelevant=0. ``Pair.group`` is the query id (RELQ_ID for A, ORGQ_ID for B). Splits:

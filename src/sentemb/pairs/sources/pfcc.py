@@ -1,4 +1,4 @@
-"""PFCC-S (detecting previously fact-checked claims, Snopes), a ranking task (methods.md §4.6).
+"""PFCC-S (detecting previously fact-checked claims, Snopes), a ranking task (docs/methods.md §4.6).
 
 Labels: 1 for a tweet and the verified claim that debunks it; ``Pair.group`` is the tweet id.
 Splits: the CLEF-2020 CheckThat! Task 2 release of the Snopes tweet/verified-claim data (Shaar

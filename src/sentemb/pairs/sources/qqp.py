@@ -1,4 +1,4 @@
-"""QQP (Quora Question Pairs) from GLUE, a classification task (methods.md §4.6).
+"""QQP (Quora Question Pairs) from GLUE, a classification task (docs/methods.md §4.6).
 
 Labels: QQP's ``is_duplicate``. Splits: GLUE's train/dev TSVs (GLUE's test is unlabelled). The
 paper trains on a 10k random sample of train and the BSC code (examples/QQP.ipynb of
