@@ -35,6 +35,9 @@ mode, no truncation below the model's 512 positions) in fp32 and in bf16. The ev
 has no bf16 path (``evaluate.precision`` is carried in the job but nothing reads it), so bf16 is
 measured with ``torch.autocast`` around ``encode``, and its vectors are compared with fp32's.
 
+The pieces train_speed.py shares (the loop run, the sentence-transformers step, interleaving, the
+token count) live in ``benchmarks/_common.py``.
+
     benchmarks/gpu_check.sh [--dry]   (the wrapper: offline env, header, timeout)
     python benchmarks/gpu_check.py [--dry] [--sentences FILE] [--batch 64] [--steps 50]
 """
@@ -42,11 +45,9 @@ measured with ``torch.autocast`` around ``encode``, and its vectors are compared
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import math
 import os
-import random
 import re
 import sys
 import tempfile
@@ -59,16 +60,25 @@ import numpy as np
 import torch
 
 from sentemb.config.jobs import DevConfig, ModelRef, TrainJob
-from sentemb.config.schema import AnalyzeConfig, DataConfig, EvaluateConfig, MethodConfig, TrainConfig
-from sentemb.data.collate import tokenize
-from sentemb.layout import RunFiles
+from sentemb.config.schema import AnalyzeConfig, EvaluateConfig, MethodConfig, TrainConfig
 from sentemb.models.encoder import MINILM_ID, SentenceEncoder, load_backbone, resolve_model_path
-from sentemb.objectives.base import TextBatch
-from sentemb.training.loop import EpochPlan, Hooks, resolved_precision, train
-from sentemb.training.run import build_training, seed_everything
+from sentemb.training.loop import resolved_precision
 from sentemb.utils.device import pick_device
 
-ROOT = Path(__file__).resolve().parents[1]
+if str(Path(__file__).resolve().parent) not in sys.path:  # _common beside this file, also when loaded by path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    encoder_layer_parameters,
+    interleaved,
+    load_sentences,
+    loop_rate,
+    measured,
+    st_rate,
+    step_tokens,
+    sync,
+    timed,
+)
+
 MAX_LEN = 32
 WIKI1M = 1_000_000  # examples in wiki1m_for_simcse.txt: the epoch a real unsupervised run plans
 PEAK_ENV = "SENTEMB_PEAK_BF16_TFLOPS"
@@ -77,13 +87,6 @@ PEAK_ENV = "SENTEMB_PEAK_BF16_TFLOPS"
 PEAK_BF16_TFLOPS = (("H100 PCIe", 756), ("H100 NVL", 835), ("H200 NVL", 835), ("H100", 989), ("H200", 989),
                     ("GH200", 989), ("H800", 989), ("B200", 2250), ("A100", 312), ("A800", 312), ("L40S", 362),
                     ("L40", 181), ("L4", 121), ("A10", 125), ("RTX A6000", 155))
-# Synthetic sentences when no wiki file is at hand: words all in bert-base-uncased's vocabulary.
-WORDS = ("the a of and to in is was for on with as by at from that this it he she they his her their "
-         "city river school team music film game war church state party king army station family house "
-         "year world people history album season village region system group song league book line "
-         "played born built released founded located known called became won joined moved named used "
-         "first new old large small early late main national local public north south west east").split()
-GIB = 2**30
 
 
 def peak_tflops(device: torch.device) -> tuple[float | None, str]:
@@ -97,33 +100,6 @@ def peak_tflops(device: torch.device) -> tuple[float | None, str]:
         if re.search(rf"\b{re.escape(key)}\b", name):
             return float(tflops), f"{name}, from the table; {PEAK_ENV} overrides"
     return None, f"n/a: {name} is not in the table; set {PEAK_ENV}"
-
-
-def synthetic(n: int) -> list[str]:
-    rng = random.Random(0)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))) + " ." for _ in range(n)]
-
-
-def load_sentences(explicit: str | None, n: int) -> tuple[list[str], str]:
-    """The first ``n`` lines of the wiki file (explicit, prepared, or the mirror's), else synthetic ones."""
-    if explicit:
-        candidates = [Path(explicit)]
-    else:
-        mirror = Path(os.environ.get("SENTEMB_DATA_MIRROR", DataConfig().mirror_dir))
-        candidates = [ROOT / "data/prepared/wiki.txt", (ROOT / mirror) / "wiki1m_for_simcse.txt"]
-    for path in candidates:
-        if path.is_file():
-            lines = [s for s in path.read_text(encoding="utf-8").splitlines()[: 2 * n] if s.strip()][:n]
-            return lines, f"wiki: {path} (first {len(lines)} lines)"
-    if explicit:
-        sys.exit(f"gpu_check: --sentences {explicit}: no such file")
-    return synthetic(n), (f"synthetic: {n} sentences of 5-40 words from a fixed {len(WORDS)}-word list "
-                          f"(no wiki file at {', '.join(map(str, candidates))})")
-
-
-def batch_texts(texts: list[str], step: int, batch: int) -> list[str]:
-    """Step ``step``'s sentences, cycling through ``texts``: every side trains on these."""
-    return [texts[(step * batch + j) % len(texts)] for j in range(batch)]
 
 
 def build_stand_in(root: Path, dry: bool) -> Path:
@@ -146,98 +122,20 @@ def train_precision(device: torch.device) -> str:
     return "auto" if device.type == "cuda" else "bf16"
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measured(device: torch.device, run: Callable[[], float]) -> tuple[float, float | None]:
-    """``run()``'s result and the peak GPU memory it allocated (GiB; None on CPU), from a clean slate."""
-    gc.collect()  # the previous side's model and optimizer state must be gone before the peak is reset
-    if device.type != "cuda":
-        return run(), None
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats(device)
-    value = run()
-    return value, torch.cuda.max_memory_allocated(device) / GIB
-
-
-class Batches:
-    """The loop's dataset: ``size`` examples cycling through the sentences, visited in order (see the
-    order hook), so that step k gets ``batch_texts(texts, k, batch)``. The clock starts when the first
-    timed step asks for its batch, after the warm-up steps have finished on the device."""
-
-    def __init__(self, texts: list[str], size: int, batch: int, warmup: int, device: torch.device) -> None:
-        self.texts, self.size, self.first_timed, self.device = texts, size, warmup * batch, device
-        self.start = 0.0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def batch(self, indices: np.ndarray) -> TextBatch:
-        if int(indices[0]) == self.first_timed:
-            sync(self.device)
-            self.start = time.perf_counter()
-        return TextBatch(sentences=[self.texts[int(i) % len(self.texts)] for i in indices])
-
-
 def train_ours(model_dir: Path, texts: list[str], a: argparse.Namespace, diagnostics: bool, epoch: int) -> float:
     """Sentences/s of the timed steps of ``loop.train`` on the simcse_unsup recipe."""
-    device = pick_device()
-    precision = train_precision(device)
     recipe = MethodConfig(objective="two_view", data="wiki", label="Unsup. SimCSE", loss="infonce",
                           loss_args={"temperature": 0.05}, head="mlp", train_pooler="cls_before_pooler",
                           eval_pooler="cls_before_pooler")  # params.yaml's simcse_unsup
-    cfg = TrainConfig(batch_size=a.batch, max_seq_length=MAX_LEN, max_steps=a.warmup + a.steps, eval_steps=None,
-                      save_steps=None, precision=precision, grad_diagnostics=diagnostics)
+    cfg = TrainConfig(max_seq_length=MAX_LEN, precision=train_precision(pick_device()), grad_diagnostics=diagnostics)
     job = TrainJob(run="gpu_check", method="simcse_unsup", backbone=ModelRef(str(model_dir), "stand-in"),
                    recipe=recipe, train=cfg, analyze=AnalyzeConfig(), dev=DevConfig(128, None, 1))
-    seed_everything(cfg.seed)
-    objective, _, _ = build_training(job)
-    data = Batches(texts, epoch, a.batch, a.warmup, device)
-    # in-order visits give every side the same batches; the dev evaluation due at an epoch's end is a stub
-    hooks = Hooks(evaluate_dev=lambda: {"stsb_dev": 0.0}, export_best=lambda step, score: None,
-                  order=lambda e: EpochPlan(np.arange(epoch)))
-    with tempfile.TemporaryDirectory() as tmp:
-        files = RunFiles(metrics=Path(tmp) / "metrics.json", details=Path(tmp) / "details.json")
-        train(objective, data, cfg, files, Path(tmp) / "checkpoint.pt", hooks)
-    sync(device)
-    return a.steps * a.batch / (time.perf_counter() - data.start)
+    return loop_rate(timed(job, a.batch, a.warmup, a.steps), texts, a.warmup, a.steps, epoch)
 
 
 def train_st(model_dir: Path, texts: list[str], a: argparse.Namespace) -> float:
-    """Sentences/s of sentence-transformers' MNRL step on the same batches (see the module docstring)."""
-    from sentence_transformers import SentenceTransformer
-
-    try:  # sentence-transformers >= 6; the old path still works there but warns
-        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    except ImportError:
-        from sentence_transformers.losses import MultipleNegativesRankingLoss
-
-    device = pick_device()
-    torch.manual_seed(0)
-    model = SentenceTransformer(str(model_dir), device=str(device))
-    model.max_seq_length = MAX_LEN
-    loss = MultipleNegativesRankingLoss(model, scale=20.0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
-    preprocess = getattr(model, "preprocess", None) or model.tokenize  # preprocess: sentence-transformers >= 6
-    model.train()
-    start = 0.0
-    for step in range(a.warmup + a.steps):
-        if step == a.warmup:
-            sync(device)
-            start = time.perf_counter()
-        texts_k = batch_texts(texts, step, a.batch)
-        features = [{k: v.to(device) for k, v in preprocess(texts_k).items() if isinstance(v, torch.Tensor)}
-                    for _column in ("anchor", "positive")]
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            value = loss(features, None)
-        value.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-    sync(device)
-    return a.steps * a.batch / (time.perf_counter() - start)
+    """Sentences/s of sentence-transformers' MNRL step on the same batches, under bf16 autocast."""
+    return st_rate(model_dir, texts, batch=a.batch, warmup=a.warmup, steps=a.steps, max_len=MAX_LEN, bf16=True)
 
 
 def encode(model_dir: Path, texts: list[str], bf16: bool, out: dict[str, np.ndarray]) -> float:
@@ -304,7 +202,7 @@ def main() -> None:
         backbone, tokenizer = load_backbone(model_dir)
         c = backbone.config
         n_all = sum(p.numel() for p in backbone.parameters())
-        n_layers = sum(p.numel() for n, p in backbone.named_parameters() if n.startswith("encoder."))
+        n_layers = encoder_layer_parameters(backbone)
         del backbone
         print(f"model: random BertConfig(hidden {c.hidden_size}, layers {c.num_hidden_layers}, heads "
               f"{c.num_attention_heads}, intermediate {c.intermediate_size}, vocab {c.vocab_size}): "
@@ -315,10 +213,7 @@ def main() -> None:
               f"{train_precision(device)} -> {resolved_precision(device, train_precision(device))}")
 
         # Tokens of the timed steps, both views, padded to the longest row as collate.tokenize (and ST) pad.
-        masks = [tokenize(tokenizer, 2 * batch_texts(texts, k, a.batch), MAX_LEN)["attention_mask"]
-                 for k in range(a.warmup, a.warmup + a.steps)]
-        padded = sum(m.numel() for m in masks) / a.steps
-        real = sum(int(m.sum()) for m in masks) / a.steps
+        padded, real = step_tokens(tokenizer, texts, a.batch, a.warmup, a.steps, MAX_LEN)
 
         sides: dict[str, Callable[[], float]] = {
             "ours": lambda: train_ours(model_dir, texts, a, True, a.epoch_size),
@@ -326,13 +221,10 @@ def main() -> None:
             "ours (no grad diagnostics, short epoch)": lambda: train_ours(model_dir, texts, a, False, need),
             "sentence-transformers": lambda: train_st(model_dir, texts, a),
         }
-        rate = dict.fromkeys(sides, 0.0)
-        memory: dict[str, float | None] = dict.fromkeys(sides)
-        for _ in range(a.rounds):
-            for side, run in sides.items():
-                value, peak = measured(device, run)
-                rate[side] = max(rate[side], value)
-                memory[side] = peak if memory[side] is None else max(memory[side], peak or 0.0)
+        runs = interleaved(device, sides, a.rounds)
+        rate = {side: max(value for value, _ in r) for side, r in runs.items()}
+        memory = {side: None if any(p is None for _, p in r) else max(p for _, p in r if p is not None)
+                  for side, r in runs.items()}
 
         vectors: dict[str, np.ndarray] = {}
         enc_texts = (texts * (a.encode // len(texts) + 1))[: a.encode]
