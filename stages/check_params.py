@@ -14,6 +14,7 @@ from pathlib import Path
 from sentemb.config import load_params
 from sentemb.config.check import check_params
 from sentemb.config.resolve import write_jobs
+from sentemb.layout import MetricsRoot
 from sentemb.utils.logging import run_entry_point
 
 log = logging.getLogger("sentemb.check_params")
@@ -29,6 +30,11 @@ def main() -> None:
         params = load_params(args.params)
         check_params(params)
         log.info("%s is valid: wrote %d jobs to %s", args.params, write_jobs(params, Path(args.out)), args.out)
+        # aggregate depends on every run directory; with no pair task (or no method) no stage
+        # would create metrics/pairs (metrics/train), and DVC refuses a missing dependency
+        root = MetricsRoot(Path(args.out).parent)
+        for folder in (root.eval, root.train, root.analysis, root.pairs):
+            folder.mkdir(parents=True, exist_ok=True)
 
     run_entry_point(run)
 

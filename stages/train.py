@@ -13,7 +13,7 @@ from sentemb.training.run import run_training
 from sentemb.utils.io import write_json
 from sentemb.utils.logging import run_entry_point
 
-HEADLINE = ("steps", "best_dev", "best_step", "wall_s", "sentences_per_s")  # the DVC metric; the rest is detail
+HEADLINE = ("steps", "best_dev", "best_step", "wall_s", "sentences_per_s")  # the small headline; the rest is detail
 
 
 def main() -> None:

@@ -142,6 +142,9 @@ def _with(change: dict) -> Params:
     ({"pairs": {"methods": {"triplet": {"loss": "triplet", "label": "T", "data": "pairs"}}}},
      "needs explicit triplets"),
     ({"methods": {"bad.name": {"objective": "two_view", "data": "wiki", "label": "x"}}}, "names may hold only"),
+    ({"pairs": {"tasks": {"stsb": {"source_args": {"train_size": 10}}}}}, "only an online source"),
+    ({"pairs": {"tasks": {"qqp": {"source": "qqp", "label": "QQP", "metric": "f1", "table_metrics": ["f1"],
+                                  "source_args": {"train_sise": 10}}}}}, "did you mean 'train_size'"),
 ])
 def test_check_params_rejects_a_bad_value_with_its_key(change: dict, message: str) -> None:
     with pytest.raises(ConfigError) as err:

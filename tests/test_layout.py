@@ -217,3 +217,11 @@ def test_run_names_round_trip(params: Params) -> None:
 def test_malformed_run_names_are_rejected(bad: str) -> None:
     with pytest.raises(ConfigError, match="is not a run name"):
         TrainRun.parse(bad)
+
+
+def test_aggregate_declares_every_plot_family_layout_names(stages: dict[str, Stage]) -> None:
+    from sentemb.layout import MetricsRoot
+
+    aggregate = next(s for s in stages.values() if s.kind == "aggregate")
+    declared = {o.path for o in aggregate.outs}
+    assert {d.as_posix() for d in MetricsRoot(Path("metrics")).plot_dirs()} <= declared

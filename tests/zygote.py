@@ -26,13 +26,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 WARM = ("torch", "transformers", "sentence_transformers", "sklearn.cluster", "sklearn.neighbors", "scipy.stats",
-        "matplotlib.pyplot", "numpy", "yaml", "safetensors.torch")
+        "matplotlib.pyplot", "numpy", "yaml", "safetensors.torch",
+        # transformers imports these lazily, on the first model of each architecture: ~2-4 s a stage
+        "transformers.modeling_utils", "transformers.generation.utils", "transformers.models.auto.modeling_auto",
+        "transformers.models.auto.tokenization_auto", "transformers.models.bert.modeling_bert",
+        "transformers.models.roberta.modeling_roberta", "transformers.models.distilbert.modeling_distilbert",
+        "transformers.models.bert.tokenization_bert", "transformers.models.roberta.tokenization_roberta",
+        "huggingface_hub")
 
 SERVER = r'''
 import importlib, json, os, runpy, signal, socket, struct, sys, traceback
 os.environ.setdefault("MPLBACKEND", "Agg")
 for name in sys.argv[2].split(","):
-    importlib.import_module(name)
+    try:
+        importlib.import_module(name)
+    except ImportError:  # another transformers version lays its modules out otherwise: only slower
+        pass
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(sys.argv[1])
 srv.listen(64)
@@ -92,11 +101,14 @@ sys.exit(struct.unpack("i", status)[0] if len(status) == 4 else 137)  # no statu
 
 
 @contextlib.contextmanager
-def warm_python(pythonpath: Path, env: dict[str, str] | None = None) -> Iterator[dict[str, str]]:
+def warm_python(pythonpath: Path, env: dict[str, str] | None = None,
+                preload: tuple[str, ...] = ()) -> Iterator[dict[str, str]]:
     """Environment overrides that make ``python`` in PATH the warm interpreter; the server lives
     for the ``with`` block. ``pythonpath`` is the project's ``src`` directory; ``env`` is set in
     the server itself as well as returned, for what libraries read once at import (the
-    huggingface_hub offline and cache variables)."""
+    huggingface_hub offline and cache variables). ``preload``: modules of the project imported
+    once in the server too, for tests whose projects all hold the very same ``src`` (copies of
+    one tree); never for a test that changes the code between runs."""
     tmp = Path(tempfile.mkdtemp(prefix="sentemb-warm-"))
     sock = tmp / "sock"
     (tmp / "server.py").write_text(SERVER)
@@ -106,15 +118,15 @@ def warm_python(pythonpath: Path, env: dict[str, str] | None = None) -> Iterator
     shim.chmod(0o755)
     extra = dict(env or {})
     server_env = os.environ | extra | {"PYTHONPATH": str(pythonpath), "TOKENIZERS_PARALLELISM": "false"}
-    server = subprocess.Popen([sys.executable, str(tmp / "server.py"), str(sock), ",".join(WARM)], env=server_env,
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, str(tmp / "server.py"), str(sock), ",".join(WARM + preload)],
+                              env=server_env, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready", "warm python did not start"
         deadline = time.time() + 1800
         while not sock.exists() and time.time() < deadline:
             time.sleep(0.05)
-        yield extra | {"PATH": f"{shim.parent}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                       "SENTEMB_WARM_PYTHON": str(sock), "PYTHONPATH": str(pythonpath)}
+        path = os.pathsep.join([str(shim.parent), str(Path(sys.executable).parent), os.environ["PATH"]])
+        yield extra | {"PATH": path, "SENTEMB_WARM_PYTHON": str(sock), "PYTHONPATH": str(pythonpath)}
     finally:
         server.kill()
         server.wait()

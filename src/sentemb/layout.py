@@ -132,6 +132,9 @@ class RunFiles:
     dvc_metric: bool = True
 
 
+PLOT_FAMILIES = ("steps", "dev", "grad", "paradigm", "pairs", "analysis", "dynamics")
+
+
 @dataclass(frozen=True)
 class MetricsRoot:
     """``metrics/``: every git-tracked output of the pipeline, by kind."""
@@ -164,6 +167,10 @@ class MetricsRoot:
     @property
     def plots(self) -> Path:
         return self.root / "plots"
+
+    def plot_dirs(self) -> list[Path]:
+        """One directory of TSVs per plot family (each an output of the aggregate stage)."""
+        return [self.plots / family for family in PLOT_FAMILIES]
 
     @property
     def tables(self) -> Path:

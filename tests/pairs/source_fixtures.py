@@ -561,7 +561,8 @@ PAPER_PAIRS_SCALED_DOWN = {"pairs": {
     "trials": 1,
     "train": {"batch_size": 4, "epochs": 1},
     "tasks": {
-        "qqp": {"max_train_pairs": 16, "train": {"batch_size": 4, "epochs": 1}},
+        "qqp": {"max_train_pairs": 16, "train": {"batch_size": 4, "epochs": 1},
+                "source_args": {"train_size": 80, "dev_size": 12}},  # dev: 8 pairs carved from train
         "antique": {"train": {"batch_size": 4}},
         "cqa_b": {"train": {"epochs": 1}},
         "pfcc_s": {"train": {"epochs": 1}},

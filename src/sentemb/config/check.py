@@ -10,6 +10,8 @@ the closest valid name where one exists, so a typo costs seconds, never a train 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sentemb.config.load import suggest
 from sentemb.config.resolve import TABLES, pair_job, pair_runs, pairs_backbone, resolve_method, train_runs
 from sentemb.config.schema import MethodConfig, Params
@@ -87,6 +89,23 @@ def _check_references(params: Params) -> None:
                               + suggest(pm.reference, params.pairs.methods))
 
 
+def _check_source_args(source: str, args: dict[str, Any], where: str) -> None:
+    """Only an online source's reader takes arguments, and only those it names."""
+    import inspect
+
+    from sentemb.pairs.sources import PAIR_SOURCES
+
+    if not args:
+        return
+    if source not in PAIR_SOURCES:
+        raise ConfigError(f"{where}: only an online source ({', '.join(PAIR_SOURCES)}) takes arguments, not '{source}'")
+    accepted = [n for n in inspect.signature(PAIR_SOURCES[source].read).parameters if n != "root"]
+    for name in args:
+        if name not in accepted:
+            takes = ", ".join(accepted) or "none"
+            raise ConfigError(f"{where}: '{source}' takes no argument '{name}'; it takes {takes}" + suggest(name, accepted))
+
+
 def _check_pair(params: Params, task: str, method: str) -> None:
     from sentemb.config.resolve import PairRun
     from sentemb.losses import build_loss
@@ -101,6 +120,7 @@ def _check_pair(params: Params, task: str, method: str) -> None:
     check_metrics(kind, t.table_metrics, f"{where}.table_metrics")
     if t.source == "file" and not t.path:
         raise ConfigError(f"{where}: source 'file' needs path (a directory with train/dev/test.tsv)")
+    _check_source_args(t.source, t.source_args, f"{where}.source_args")
     if job.method.loss is not None and job.applicable:
         try:
             loss = build_loss(job.method.loss, **job.loss_args)

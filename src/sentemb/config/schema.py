@@ -221,6 +221,8 @@ class PairTaskConfig:
     kind: Literal["regression", "classification", "ranking"] | None = _help(
         "source 'file': which metrics apply (the offline and online sources know their kind)", None)
     max_train_pairs: int | None = _help("seeded sample of at most this many training pairs (null: all)", None)
+    source_args: dict[str, Any] = _help("arguments of an online source's reader (pairs/sources/; e.g. qqp: "
+                                        "train_size, dev_size, seed)", default_factory=dict)
     relevant_at: float = _help("ranking: normalised label at or above which a candidate is relevant", 0.5)
     loss_args: dict[str, dict[str, Any]] = _help(
         "per-loss arguments for this task (e.g. bsc: {temperature, norm}), under the method's own",

@@ -27,7 +27,7 @@ from sentemb.errors import ConfigError
 from sentemb.layout import ModelDir, RunFiles
 from sentemb.losses import build_loss
 from sentemb.losses.paradigm import GradientDiagnostics
-from sentemb.models.encoder import SentenceEncoder, load_backbone, resolve_model_path
+from sentemb.models.encoder import SentenceEncoder, is_standin, load_backbone, resolve_model_path
 from sentemb.pairs.metrics import evaluate_split
 from sentemb.pairs.objective import PairData, PairObjective, TripletData, pair_order
 from sentemb.pairs.ranking import evaluate_ranking
@@ -54,7 +54,7 @@ def load_pair_task(t: PairTaskConfig, name: str, data_dir: Path, cache_dir: Path
         task = PairTask(name, t.kind, {s: read_pair_file(Path(t.path) / f"{s}.tsv") for s in ("train", "dev", "test")})
     else:  # online: download (or reuse the cache), then parse (pairs/sources/)
         source = PAIR_SOURCES[t.source]
-        task = source.read(source.fetch(cache_dir))  # into cache_dir/<its folder>
+        task = source.read(source.fetch(cache_dir), **t.source_args)  # fetched into cache_dir/<its folder>
     task = ensure_splits(task, seed)
     if t.max_train_pairs is not None and t.max_train_pairs < len(task.splits["train"]):
         keep = np.sort(np.random.default_rng(seed).choice(len(task.splits["train"]), t.max_train_pairs,
@@ -140,6 +140,7 @@ def run_pair(job: PairJob, data_dir: Path, model_dir: ModelDir, files: RunFiles)
     started = time.perf_counter()
     base = resolve_model_path(job.backbone.model, job.backbone.revision)
     meta = {"run": job.run, "task": job.task_name, "method": job.method_name, "base_model": job.backbone.model,
+            "standin": is_standin(base),
             "loss": job.method.loss, "loss_args": job.loss_args, "shuffle": job.method.shuffle,
             "run_id": params_hash(dataclasses.asdict(job))}
     doc = meta | {"split": "test", "applicable": job.applicable}

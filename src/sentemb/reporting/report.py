@@ -15,7 +15,7 @@ from sentemb.config.jobs import AggregateJob, RowSpec
 from sentemb.data.tasks import family as tasks_of
 from sentemb.errors import DataError
 from sentemb.evaluation.tasks import sts_tasks
-from sentemb.layout import MetricsRoot, TrainRun, eval_files
+from sentemb.layout import MetricsRoot, TrainRun, eval_files, pair_files
 from sentemb.reporting.analysis import (
     geometry_table,
     load_analyses,
@@ -110,7 +110,9 @@ def aggregate(job: AggregateJob, root: MetricsRoot) -> list[Table]:
     for table in tables:
         write_table(table, root.tables)
     standins = sorted({doc.get("run", row) for row, runs in builder.docs.items() for _, doc in runs
-                       if doc.get("provenance", {}).get("standin")})
+                       if doc.get("provenance", {}).get("standin")}
+                      | {run for spec in job.pair_rows for run in spec.runs.values()
+                         if read_json(pair_files(root.pairs, run).details).get("standin")})
     body = _report_body(job, root, tables, extra, hardness, made, builder.timer, standins)
     body += ["## Provenance", ""] + _provenance_lines(job, builder.docs)
     with atomic_open(root.report) as handle:
@@ -127,6 +129,8 @@ def _trained_runs(job: AggregateJob) -> list[str]:
 def _write_plots(job: AggregateJob, root: MetricsRoot, tables: list[Table], geometry: dict[str, list[dict[str, Any]]],
                  dynamics: dict[str, list[dict[str, Any]]]) -> dict[str, list]:
     """The TSVs behind `dvc plots`; returns the paradigm figure rows for the report."""
+    for folder in root.plot_dirs():  # every declared output exists, if empty (no pair task, no paradigm row)
+        folder.mkdir(parents=True, exist_ok=True)
     runs = _trained_runs(job)
     write_curves(root.train, root.plots, runs)
     write_gradient_curves(root.train, root.plots, runs)
