@@ -209,8 +209,10 @@ def _written(ctx: Ctx) -> list[Path]:
 
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: tuple, tiny_model_dir: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     _id, setup, pattern = case
+    monkeypatch.chdir(tmp_path)  # relative paths (the old --help suggestion) must not meet a checkout's data/
     ctx = Ctx(tmp_path, tiny_model_dir)
     code, err = _run(base_args(ctx) | setup(ctx), capsys)
     assert code == 2, err
