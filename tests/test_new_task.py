@@ -12,11 +12,11 @@ import pytest
 
 from conftest import MIRROR
 from sentemb.data import readers
-from sentemb.utils.io import sha256_file
 from sentemb.data.tasks import TASKS, Split, Task, family, header
 from sentemb.errors import DataError
 from sentemb.evaluation.runner import EvalRequest, evaluate
 from sentemb.reporting.tables import build_table
+from sentemb.utils.io import sha256_file
 
 FILES = ("CRX/custrevx.pos", "CRX/custrevx.neg")
 

@@ -103,7 +103,8 @@ def _check_source_args(source: str, args: dict[str, Any], where: str) -> None:
     for name in args:
         if name not in accepted:
             takes = ", ".join(accepted) or "none"
-            raise ConfigError(f"{where}: '{source}' takes no argument '{name}'; it takes {takes}" + suggest(name, accepted))
+            raise ConfigError(f"{where}: '{source}' takes no argument '{name}'; it takes {takes}"
+                              + suggest(name, accepted))
 
 
 def _check_pair(params: Params, task: str, method: str) -> None:
