@@ -118,8 +118,8 @@ def _run_profile(args: argparse.Namespace) -> None:
 
 def _sweep_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sweep-plot", help="metric against a swept param over the DVC experiments of a sweep")
-    p.add_argument("--param", required=True, help="e.g. variants.simcse_unsup.loss_args.temperature")
-    p.add_argument("--metric", required=True, help="e.g. metrics/eval/simcse_unsup.s42.json:scores.STSBenchmark")
+    p.add_argument("--param", required=True, help="e.g. methods.simcse_unsup.loss_args.temperature")
+    p.add_argument("--metric", required=True, help="e.g. metrics/eval/simcse_unsup.minilm.s42.json:STSBenchmark")
     p.add_argument("--output", required=True, help="PNG path (written atomically)")
 
 

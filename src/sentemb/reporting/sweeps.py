@@ -2,7 +2,7 @@
 
 Each queued ``dvc exp run -S`` experiment of a sweep holds one value of the swept parameter and
 its own metrics files. ``dvc.api.exp_show()`` returns one flat dict per experiment (keys: the
-experiment name, rev, every param such as ``variants.simcse_unsup.loss_args.temperature`` and
+experiment name, rev, every param such as ``methods.simcse_unsup.loss_args.temperature`` and
 every metric, prefixed by its file when names collide). ``sweep_points`` picks (param, metric)
 from those rows and ``fig_sweep`` draws metric against param, one point per experiment.
 """
