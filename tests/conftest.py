@@ -13,15 +13,28 @@ from __future__ import annotations
 import atexit
 import copy
 import json
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 FIXTURES = Path(__file__).parent / "fixtures"
+HANG_S = 1800  # subprocess timeouts only stop a hang: a loaded CI machine may be slow
+
+
+@pytest.fixture()
+def restore_root_logging() -> Iterator[None]:
+    """The CLI and the stages configure the root logger (INFO, a stderr handler): undo it for later tests."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _write_mirror() -> Path:

@@ -11,10 +11,9 @@ allowed) runs on the real offline mirror.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,14 +27,7 @@ from test_readers import set_line
 DOWN = MIRROR / "senteval" / "downstream"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures the root logger (INFO, a stderr handler): undo it for later tests."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_root_logging")
 
 
 @dataclass

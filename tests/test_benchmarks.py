@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIRROR
+from conftest import HANG_S, MIRROR
 
 ROOT = Path(__file__).resolve().parents[1]
-HANG_S = 1800  # only stops a hang: a loaded CI machine may be slow
 RATIO = re.compile(r"(?P<name>[a-z_]+): (?P<value>-?\d+\.\d\d)")
 
 

@@ -24,13 +24,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import MIRROR, build_tiny_model_dir
+from conftest import HANG_S, MIRROR, build_tiny_model_dir
 from zygote import warm_python
 
 ROOT = Path(__file__).resolve().parents[1]
 POS = "good great fun love movie film the a is very".split()
 NEG = "bad boring hate not movie film the a is very".split()
-HANG_S = 1800  # only stops a hang: a loaded CI machine may be slow
 
 
 def _lines(words: list[str], n: int, seed: int) -> list[str]:

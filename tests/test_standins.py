@@ -13,19 +13,17 @@ alone, in a new interpreter.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from conftest import MIRROR, REAL_MIRROR
+from conftest import HANG_S, MIRROR, REAL_MIRROR
 from sentemb import standins
 from sentemb.cli import main
 from sentemb.errors import ConfigError
@@ -72,13 +70,7 @@ def offline(cache: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_root_logging")
 
 
 def test_every_hub_id_of_the_paper_profile_has_a_standin() -> None:
@@ -223,7 +215,7 @@ def test_env_vars_alone_suffice_in_a_fresh_process(cache: dict[str, Path]) -> No
             f"print(json.dumps({{m: str(r(m)) for m in {list(cache)!r}}}))")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
     env |= standins.hub_env(root) | {"PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=HANG_S)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {m: str(p) for m, p in cache.items()}
 
